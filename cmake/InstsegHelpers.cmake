@@ -1,0 +1,67 @@
+# Helpers shared by every CMakeLists.txt in the tree.
+
+# Decide whether CUDA kernels are compiled: only when the LibTorch that was
+# found is a CUDA build (Debian's libtorch ships CUDA headers but no
+# libtorch_cuda, so header presence proves nothing).
+macro(instseg_detect_cuda)
+  set(INSTSEG_CUDA_ENABLED OFF)
+  if(INSTSEG_WITH_CUDA STREQUAL "AUTO")
+    if(TARGET torch_cuda OR TORCH_CUDA_LIBRARIES)
+      set(INSTSEG_CUDA_ENABLED ON)
+    endif()
+  elseif(INSTSEG_WITH_CUDA)
+    set(INSTSEG_CUDA_ENABLED ON)
+  endif()
+  if(INSTSEG_CUDA_ENABLED)
+    enable_language(CUDA)
+    if(NOT CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES 80 90)
+    endif()
+    set(CMAKE_CUDA_STANDARD 17)
+    add_compile_definitions(INSTSEG_WITH_CUDA=1)
+  endif()
+  message(STATUS "instseg: LibTorch ${Torch_VERSION}; CUDA kernels: ${INSTSEG_CUDA_ENABLED}")
+endmacro()
+
+# Common settings for every instseg library and executable.
+function(instseg_target_defaults target)
+  target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wno-unused-parameter>)
+  target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/src>)
+  if(INSTSEG_USE_PCH AND TARGET instseg_pch AND NOT "${target}" STREQUAL "instseg_pch")
+    target_precompile_headers(${target} REUSE_FROM instseg_pch)
+  endif()
+endfunction()
+
+# instseg_add_library(NAME SOURCES ... [LINK ...]) : a static library of one area.
+function(instseg_add_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LINK" ${ARGN})
+  if(NOT ARG_SOURCES)
+    # An area with headers only (or not written yet).
+    add_library(${name} INTERFACE)
+    target_include_directories(${name} INTERFACE $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/src>)
+    target_link_libraries(${name} INTERFACE ${ARG_LINK})
+    return()
+  endif()
+  add_library(${name} STATIC ${ARG_SOURCES})
+  instseg_target_defaults(${name})
+  target_link_libraries(${name} PUBLIC ${ARG_LINK})
+endfunction()
+
+# instseg_add_test(NAME SOURCES ... LINK ... [LABELS ...] [TIMEOUT s])
+# One GoogleTest executable; every TEST inside becomes a CTest test.
+function(instseg_add_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LINK;LABELS" ${ARGN})
+  if(NOT ARG_LABELS)
+    set(ARG_LABELS unit)
+  endif()
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 600)
+  endif()
+  add_executable(${name} ${ARG_SOURCES})
+  instseg_target_defaults(${name})
+  target_link_libraries(${name} PRIVATE ${ARG_LINK} instseg_test_common GTest::gtest)
+  gtest_discover_tests(${name}
+    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
+    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
+    DISCOVERY_TIMEOUT 120)
+endfunction()

@@ -1,0 +1,32 @@
+// Shared helpers for instseg tests.
+#pragma once
+#include <ATen/core/Tensor.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace instseg::test {
+
+// <repo>/tests/data/<rel>
+std::string data_path(const std::string& rel);
+// <repo>/../shared/<rel> (or $INSTSEG_SHARED_DIR/<rel>); "" when shared/ is absent.
+std::string shared_path(const std::string& rel);
+bool have_shared();
+// Path of the built instseg CLI.
+std::string instseg_binary();
+// A fresh empty temporary directory, removed by the OS at reboot only.
+std::string temp_dir(const std::string& tag);
+
+// ||a - b|| / ||b|| in float64 (0 when both are zero).
+double norm_rel(const at::Tensor& a, const at::Tensor& b);
+// max |a - b|
+double max_abs_diff(const at::Tensor& a, const at::Tensor& b);
+
+}  // namespace instseg::test
+
+// Skips the current test (with a message) when ../shared is absent.
+#define INSTSEG_REQUIRE_SHARED()                                                    \
+  do {                                                                              \
+    if (!::instseg::test::have_shared())                                            \
+      GTEST_SKIP() << "../shared not found (set INSTSEG_SHARED_DIR); skipping";     \
+  } while (0)

@@ -1,0 +1,48 @@
+// instseg: train, evaluate and run SOLOv2 and QueryInst from C++.
+// Argument parsing only; every subcommand calls into the libraries.
+#include "commands.h"
+
+#include "instseg/core/log.h"
+#include "instseg/core/threads.h"
+
+#include <exception>
+#include <iostream>
+
+namespace instseg::cli {
+namespace {
+GlobalOptions g_options;
+}
+const GlobalOptions& global_options() { return g_options; }
+}  // namespace instseg::cli
+
+int main(int argc, char** argv) {
+  using namespace instseg;
+  CLI::App app{"instseg: SOLOv2 and QueryInst instance segmentation in C++ (LibTorch)"};
+  app.set_version_flag("--version", "instseg 0.1.0");
+  app.require_subcommand(1);
+  auto& opt = const_cast<cli::GlobalOptions&>(cli::global_options());
+  app.add_option("--threads", opt.threads, "LibTorch intra-op threads (default: all available CPUs)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--log-level", opt.log_level, "debug, info, warning or error")
+      ->check(CLI::IsMember({"debug", "info", "warning", "error"}));
+  app.parse_complete_callback([&]() {
+    set_log_level(opt.log_level == "debug"     ? LogLevel::debug
+                  : opt.log_level == "warning" ? LogLevel::warning
+                  : opt.log_level == "error"   ? LogLevel::error
+                                               : LogLevel::info);
+    configure_threads(opt.threads);
+  });
+
+  // Subcommands, in the order `instseg --help` lists them.
+  // (each helper adds its add_*_command call here)
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    log_error(e.what());
+    return 1;
+  }
+  return 0;
+}
