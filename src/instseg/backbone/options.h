@@ -1,0 +1,45 @@
+// Constructor options of the backbone and neck, with mmdetection's defaults.
+// Field names follow mmdetection's config keys so config parsing is a direct
+// mapping (done in src/instseg/config, not here).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace instseg {
+
+// mmdet.models.backbones.ResNet
+struct ResNetOptions {
+  int depth = 50;                       // 18, 34, 50, 101, 152
+  int64_t in_channels = 3;
+  int64_t stem_channels = -1;           // -1: = base_channels
+  int64_t base_channels = 64;
+  int num_stages = 4;
+  std::vector<int64_t> strides{1, 2, 2, 2};
+  std::vector<int64_t> dilations{1, 1, 1, 1};
+  std::vector<int64_t> out_indices{0, 1, 2, 3};
+  std::string style = "pytorch";        // "pytorch": stride in conv2; "caffe": in conv1
+  bool deep_stem = false;               // unsupported -> error
+  bool avg_down = false;                // unsupported -> error
+  int frozen_stages = -1;               // -1: none; 0: stem; k: stem + layer1..k
+  std::string norm_type = "BN";         // norm_cfg.type: "BN" (or "SyncBN", treated as BN)
+  bool norm_requires_grad = true;       // norm_cfg.requires_grad
+  bool norm_eval = true;                // BN layers stay in eval mode while training
+  bool zero_init_residual = true;
+};
+
+// mmdet.models.necks.FPN
+struct FPNOptions {
+  std::vector<int64_t> in_channels;     // channels of the backbone outputs
+  int64_t out_channels = 256;
+  int num_outs = 5;
+  int start_level = 0;
+  int end_level = -1;                   // -1: last backbone level
+  // "none" (False), "on_input" (True / 'on_input'), "on_lateral", "on_output"
+  std::string add_extra_convs = "none";
+  bool relu_before_extra_convs = false;
+  bool no_norm_on_lateral = false;
+  std::string upsample_mode = "nearest";  // upsample_cfg.mode
+};
+
+}  // namespace instseg
