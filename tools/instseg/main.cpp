@@ -35,6 +35,9 @@ int main(int argc, char** argv) {
 
   // Subcommands, in the order `instseg --help` lists them.
   // (each helper adds its add_*_command call here)
+  cli::add_inspect_command(app);
+  cli::add_launch_command(app);
+  cli::add_eval_command(app);
 
   try {
     app.parse(argc, argv);

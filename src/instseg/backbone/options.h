@@ -40,6 +40,10 @@ struct FPNOptions {
   bool relu_before_extra_convs = false;
   bool no_norm_on_lateral = false;
   std::string upsample_mode = "nearest";  // upsample_cfg.mode
+  // Added for completeness (mmdet FPN conv/norm/act cfg; SOLOv2/QueryInst use the defaults):
+  std::string norm_type = "none";       // norm_cfg.type: "none", "BN", "GN"
+  int64_t norm_num_groups = 32;         // norm_cfg.num_groups for "GN"
+  std::string act = "none";             // act_cfg: "none" or "relu"
 };
 
 }  // namespace instseg

@@ -1,0 +1,95 @@
+#include "instseg/backbone/res_blocks.h"
+
+#include <ATen/ATen.h>
+
+#include "instseg/core/check.h"
+
+namespace instseg {
+namespace nn = torch::nn;
+
+namespace {
+
+nn::Conv2d conv_nobias(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t padding,
+                       int64_t dilation) {
+  return nn::Conv2d(nn::Conv2dOptions(in, out, k)
+                        .stride(stride)
+                        .padding(padding)
+                        .dilation(dilation)
+                        .bias(false));
+}
+
+// downsample = Sequential(conv1x1(stride), BN) -> keys downsample.0.weight, downsample.1.*
+nn::Sequential make_downsample(int64_t in, int64_t out, int64_t stride) {
+  return nn::Sequential(conv_nobias(in, out, 1, stride, 0, 1), nn::BatchNorm2d(out));
+}
+
+}  // namespace
+
+BasicBlockImpl::BasicBlockImpl(const ResBlockOptions& o) {
+  INSTSEG_CHECK(o.style == "pytorch" || o.style == "caffe", "BasicBlock: bad style '", o.style, "'");
+  conv1 = register_module("conv1", conv_nobias(o.inplanes, o.planes, 3, o.stride, o.dilation,
+                                               o.dilation));
+  bn1 = register_module("bn1", nn::BatchNorm2d(o.planes));
+  conv2 = register_module("conv2", conv_nobias(o.planes, o.planes, 3, 1, 1, 1));
+  bn2 = register_module("bn2", nn::BatchNorm2d(o.planes));
+  if (o.downsample)
+    downsample = register_module("downsample",
+                                 make_downsample(o.inplanes, o.planes * kExpansion, o.stride));
+}
+
+at::Tensor BasicBlockImpl::forward(const at::Tensor& x) {
+  at::Tensor out = at::relu(bn1->forward(conv1->forward(x)));
+  out = bn2->forward(conv2->forward(out));
+  const at::Tensor identity = downsample.is_empty() ? x : downsample->forward(x);
+  return at::relu(out + identity);
+}
+
+BottleneckImpl::BottleneckImpl(const ResBlockOptions& o) {
+  INSTSEG_CHECK(o.style == "pytorch" || o.style == "caffe", "Bottleneck: bad style '", o.style,
+                "'");
+  const int64_t conv1_stride = o.style == "pytorch" ? 1 : o.stride;
+  const int64_t conv2_stride = o.style == "pytorch" ? o.stride : 1;
+  conv1 = register_module("conv1", conv_nobias(o.inplanes, o.planes, 1, conv1_stride, 0, 1));
+  bn1 = register_module("bn1", nn::BatchNorm2d(o.planes));
+  conv2 = register_module("conv2", conv_nobias(o.planes, o.planes, 3, conv2_stride, o.dilation,
+                                               o.dilation));
+  bn2 = register_module("bn2", nn::BatchNorm2d(o.planes));
+  conv3 = register_module("conv3", conv_nobias(o.planes, o.planes * kExpansion, 1, 1, 0, 1));
+  bn3 = register_module("bn3", nn::BatchNorm2d(o.planes * kExpansion));
+  if (o.downsample)
+    downsample = register_module("downsample",
+                                 make_downsample(o.inplanes, o.planes * kExpansion, o.stride));
+}
+
+at::Tensor BottleneckImpl::forward(const at::Tensor& x) {
+  at::Tensor out = at::relu(bn1->forward(conv1->forward(x)));
+  out = at::relu(bn2->forward(conv2->forward(out)));
+  out = bn3->forward(conv3->forward(out));
+  const at::Tensor identity = downsample.is_empty() ? x : downsample->forward(x);
+  return at::relu(out + identity);
+}
+
+nn::Sequential make_res_layer(bool bottleneck, int64_t inplanes, int64_t planes,
+                              int64_t num_blocks, int64_t stride, int64_t dilation,
+                              const std::string& style) {
+  INSTSEG_CHECK(num_blocks >= 1, "make_res_layer: num_blocks must be >= 1, got ", num_blocks);
+  const int64_t expansion = bottleneck ? BottleneckImpl::kExpansion : BasicBlockImpl::kExpansion;
+  nn::Sequential layer;
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    ResBlockOptions o;
+    o.inplanes = b == 0 ? inplanes : planes * expansion;
+    o.planes = planes;
+    o.stride = b == 0 ? stride : 1;
+    o.dilation = dilation;
+    o.downsample = b == 0 && (stride != 1 || inplanes != planes * expansion);
+    o.style = style;
+    if (bottleneck) {
+      layer->push_back(Bottleneck(o));
+    } else {
+      layer->push_back(BasicBlock(o));
+    }
+  }
+  return layer;
+}
+
+}  // namespace instseg

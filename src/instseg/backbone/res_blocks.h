@@ -1,0 +1,64 @@
+// The residual blocks of mmdet.models.backbones.resnet (BasicBlock, Bottleneck)
+// and ResLayer (a stage). Registered names equal mmdet's state-dict keys:
+// conv1, bn1, conv2, bn2[, conv3, bn3], downsample.0 (1x1 conv), downsample.1 (BN).
+// Convs have no bias (a BN follows every conv).
+#pragma once
+#include <torch/nn/module.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/pimpl.h>
+
+#include <cstdint>
+#include <string>
+
+namespace instseg {
+
+struct ResBlockOptions {
+  int64_t inplanes = 64;
+  int64_t planes = 64;          // inner width; output = planes * expansion
+  int64_t stride = 1;
+  int64_t dilation = 1;
+  bool downsample = false;      // 1x1 conv (stride) + BN on the identity path
+  std::string style = "pytorch";  // Bottleneck: "pytorch" strides conv2, "caffe" conv1
+};
+
+// Expansion 1: 3x3(stride) -> BN -> ReLU -> 3x3 -> BN, + identity, ReLU.
+class BasicBlockImpl : public torch::nn::Module {
+ public:
+  static constexpr int64_t kExpansion = 1;
+  explicit BasicBlockImpl(const ResBlockOptions& options);
+  // x: [N,inplanes,H,W] -> [N,planes,H/stride,W/stride]
+  at::Tensor forward(const at::Tensor& x);
+  // The norm zero_init_residual zeroes (mmdet: norm2).
+  torch::nn::BatchNorm2d last_norm() const { return bn2; }
+
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  torch::nn::Sequential downsample{nullptr};
+};
+TORCH_MODULE(BasicBlock);
+
+// Expansion 4: 1x1 -> BN -> ReLU -> 3x3 -> BN -> ReLU -> 1x1 -> BN, + identity, ReLU.
+class BottleneckImpl : public torch::nn::Module {
+ public:
+  static constexpr int64_t kExpansion = 4;
+  explicit BottleneckImpl(const ResBlockOptions& options);
+  // x: [N,inplanes,H,W] -> [N,4*planes,H/stride,W/stride]
+  at::Tensor forward(const at::Tensor& x);
+  torch::nn::BatchNorm2d last_norm() const { return bn3; }
+
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+  torch::nn::Sequential downsample{nullptr};
+};
+TORCH_MODULE(Bottleneck);
+
+// mmdet ResLayer: `num_blocks` blocks named "0".."n-1"; block 0 carries the stride and
+// the downsample (when stride != 1 or inplanes != planes * expansion).
+// bottleneck=false: BasicBlock.
+torch::nn::Sequential make_res_layer(bool bottleneck, int64_t inplanes, int64_t planes,
+                                     int64_t num_blocks, int64_t stride, int64_t dilation,
+                                     const std::string& style);
+
+}  // namespace instseg

@@ -1,0 +1,160 @@
+#include "instseg/backbone/resnet.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <string>
+
+#include "instseg/backbone/res_blocks.h"
+#include "instseg/core/check.h"
+#include "instseg/layers/weight_init.h"
+
+namespace instseg {
+namespace nn = torch::nn;
+
+std::vector<int64_t> resnet_stage_blocks(int depth) {
+  switch (depth) {
+    case 18: return {2, 2, 2, 2};
+    case 34: return {3, 4, 6, 3};
+    case 50: return {3, 4, 6, 3};
+    case 101: return {3, 4, 23, 3};
+    case 152: return {3, 8, 36, 3};
+    default: break;
+  }
+  INSTSEG_CHECK(false, "ResNet: invalid depth ", depth, " (18, 34, 50, 101, 152)");
+  return {};
+}
+
+bool resnet_is_bottleneck(int depth) {
+  resnet_stage_blocks(depth);  // validates
+  return depth >= 50;
+}
+
+ResNetImpl::ResNetImpl(const ResNetOptions& options) : options_(options) {
+  const auto& o = options_;
+  const std::vector<int64_t> blocks = resnet_stage_blocks(o.depth);
+  bottleneck_ = resnet_is_bottleneck(o.depth);
+  INSTSEG_CHECK(o.num_stages >= 1 && o.num_stages <= 4, "ResNet: num_stages must be 1..4, got ",
+                o.num_stages);
+  INSTSEG_CHECK(static_cast<int>(o.strides.size()) >= o.num_stages &&
+                    static_cast<int>(o.dilations.size()) >= o.num_stages,
+                "ResNet: strides/dilations need num_stages (", o.num_stages, ") entries");
+  INSTSEG_CHECK(!o.out_indices.empty(), "ResNet: out_indices is empty");
+  for (int64_t i : o.out_indices)
+    INSTSEG_CHECK(i >= 0 && i < o.num_stages, "ResNet: out_index ", i, " outside 0..",
+                  o.num_stages - 1);
+  out_stages_ = o.out_indices;
+  std::sort(out_stages_.begin(), out_stages_.end());
+  out_stages_.erase(std::unique(out_stages_.begin(), out_stages_.end()), out_stages_.end());
+  INSTSEG_CHECK(o.style == "pytorch" || o.style == "caffe", "ResNet: style must be pytorch or caffe, got '",
+                o.style, "'");
+  INSTSEG_CHECK(!o.deep_stem, "ResNet: deep_stem is not supported");
+  INSTSEG_CHECK(!o.avg_down, "ResNet: avg_down is not supported");
+  INSTSEG_CHECK(o.norm_type == "BN" || o.norm_type == "SyncBN",
+                "ResNet: norm_cfg.type must be BN or SyncBN, got '", o.norm_type, "'");
+  INSTSEG_CHECK(o.frozen_stages >= -1 && o.frozen_stages <= o.num_stages,
+                "ResNet: frozen_stages must be -1..", o.num_stages, ", got ", o.frozen_stages);
+  INSTSEG_CHECK(o.base_channels > 0 && o.in_channels > 0, "ResNet: bad channel options");
+
+  const int64_t stem = o.stem_channels > 0 ? o.stem_channels : o.base_channels;
+  conv1 = register_module(
+      "conv1", nn::Conv2d(nn::Conv2dOptions(o.in_channels, stem, 7).stride(2).padding(3).bias(false)));
+  bn1 = register_module("bn1", nn::BatchNorm2d(stem));
+
+  const int64_t expansion = bottleneck_ ? 4 : 1;
+  int64_t inplanes = stem;
+  int64_t total_stride = 4;  // conv1 /2, max-pool /2
+  for (int i = 0; i < o.num_stages; ++i) {
+    const int64_t planes = o.base_channels << i;
+    auto layer = make_res_layer(bottleneck_, inplanes, planes, blocks[i], o.strides[i],
+                                o.dilations[i], o.style);
+    layers.push_back(register_module("layer" + std::to_string(i + 1), layer));
+    inplanes = planes * expansion;
+    total_stride *= o.strides[i];
+    stage_channels_.push_back(inplanes);
+    stage_strides_.push_back(total_stride);
+  }
+
+  if (!o.norm_requires_grad) {
+    for (auto& m : modules(/*include_self=*/false))
+      if (auto* bn = m->as<nn::BatchNorm2dImpl>())
+        for (auto& p : bn->parameters()) p.set_requires_grad(false);
+  }
+  reset_parameters();
+  // mmdet freezes in __init__ and applies norm_eval in train(); a new module is in
+  // training mode, so apply both now: forwarding a fresh module without an explicit
+  // train() call must not update frozen BN statistics either.
+  train(true);
+}
+
+void ResNetImpl::reset_parameters() {
+  torch::NoGradGuard no_grad;
+  for (auto& m : modules(/*include_self=*/false)) {
+    if (auto* conv = m->as<nn::Conv2dImpl>()) {
+      kaiming_init(conv->weight, conv->options.bias() ? conv->bias : at::Tensor(), 0.0, "fan_out",
+                   "relu", "normal", 0.0);
+    } else if (auto* bn = m->as<nn::BatchNorm2dImpl>()) {
+      constant_init(bn->weight, bn->bias, 1.0, 0.0);
+    }
+  }
+  if (options_.zero_init_residual) {
+    for (auto& layer : layers) {
+      for (auto& child : layer->children()) {
+        if (auto* b = child->as<BasicBlockImpl>()) constant_init(b->last_norm()->weight, b->last_norm()->bias, 0.0);
+        if (auto* b = child->as<BottleneckImpl>()) constant_init(b->last_norm()->weight, b->last_norm()->bias, 0.0);
+      }
+    }
+  }
+}
+
+void ResNetImpl::freeze_stages() {
+  const int k = options_.frozen_stages;
+  if (k >= 0) {
+    bn1->eval();
+    for (auto& p : conv1->parameters()) p.set_requires_grad(false);
+    for (auto& p : bn1->parameters()) p.set_requires_grad(false);
+  }
+  for (int i = 1; i <= k && i <= static_cast<int>(layers.size()); ++i) {
+    layers[i - 1]->eval();
+    for (auto& p : layers[i - 1]->parameters()) p.set_requires_grad(false);
+  }
+}
+
+void ResNetImpl::train(bool on) {
+  nn::Module::train(on);
+  freeze_stages();
+  if (on && options_.norm_eval) {
+    for (auto& m : modules(/*include_self=*/false))
+      if (auto* bn = m->as<nn::BatchNorm2dImpl>()) bn->eval();
+  }
+}
+
+std::vector<at::Tensor> ResNetImpl::forward(const at::Tensor& x) {
+  INSTSEG_CHECK(x.dim() == 4 && x.size(1) == options_.in_channels,
+                "ResNet: expected [N,", options_.in_channels, ",H,W] input, got ", x.sizes());
+  at::Tensor h = at::relu(bn1->forward(conv1->forward(x)));
+  h = at::max_pool2d(h, {3, 3}, {2, 2}, {1, 1});
+  std::vector<at::Tensor> outs;
+  // Like mmdet: outputs in stage order (`if i in out_indices`); stages after the
+  // last requested one are skipped (their result would be unused).
+  const int last = static_cast<int>(out_stages_.back());
+  for (int i = 0; i <= last; ++i) {
+    h = layers[i]->forward(h);
+    if (std::find(out_stages_.begin(), out_stages_.end(), i) != out_stages_.end()) outs.push_back(h);
+  }
+  return outs;
+}
+
+std::vector<int64_t> ResNetImpl::out_channels() const {
+  std::vector<int64_t> c;
+  for (int64_t i : out_stages_) c.push_back(stage_channels_[i]);
+  return c;
+}
+
+std::vector<int64_t> ResNetImpl::out_strides() const {
+  std::vector<int64_t> s;
+  for (int64_t i : out_stages_) s.push_back(stage_strides_[i]);
+  return s;
+}
+
+}  // namespace instseg

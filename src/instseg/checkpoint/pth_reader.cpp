@@ -1,0 +1,321 @@
+#include "instseg/checkpoint/pth_reader.h"
+
+#include "instseg/checkpoint/unpickler.h"
+#include "instseg/core/check.h"
+
+#include <ATen/ATen.h>
+#include <caffe2/serialize/inline_container.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <tuple>
+
+namespace instseg {
+namespace {
+
+// pickle.dumps(0x1950a86a20f9469cfc6c) is the first legacy pickle; 1001 the second.
+const char* kLegacyMagic = "119547037146038801333356";
+constexpr int64_t kLegacyProtocol = 1001;
+
+std::string error_text(const std::exception& e) {
+  if (auto* ce = dynamic_cast<const c10::Error*>(&e)) return ce->what_without_backtrace();
+  return e.what();
+}
+
+// Checks a persistent id ('storage', <torch.XStorage>, key, location, numel[, view_metadata])
+// and returns its parts.
+struct StorageId {
+  at::ScalarType dtype;
+  std::string key;
+  int64_t numel;
+  PyValue view;  // legacy view_metadata: (view_key, offset, view_size) or None
+};
+
+StorageId parse_storage_id(const PyValue& pid) {
+  if (!pid.is_tuple() || pid.items().size() < 5) fail("persistent id is not a storage tuple: ", pid.repr(2, 8));
+  const auto& it = pid.items();
+  if (!it[0].is_str() || it[0].as_str() != "storage") fail("unsupported persistent id type ", it[0].repr());
+  if (!it[1].is_global()) fail("storage type is not a class: ", it[1].repr());
+  StorageId id;
+  id.dtype = storage_dtype(it[1].as_str());
+  if (!it[2].is_str()) fail("storage key is not a str: ", it[2].repr());
+  id.key = it[2].as_str();
+  id.numel = it[4].as_int();
+  if (id.numel < 0) fail("negative storage size ", id.numel);
+  if (it.size() > 5) id.view = it[5];
+  return id;
+}
+
+// A 1-D tensor of `dtype` over a whole untyped storage (retyping when a key is seen
+// with another dtype, as torch 2.x UntypedStorage allows).
+at::Tensor typed_view(const at::Tensor& flat, at::ScalarType dtype) {
+  if (flat.scalar_type() == dtype) return flat;
+  int64_t n = static_cast<int64_t>(flat.storage().nbytes() / c10::elementSize(dtype));
+  return at::empty({0}, at::TensorOptions().dtype(dtype)).set_(flat.storage(), 0, {n}, {1});
+}
+
+// ---------------------------------------------------------------- zip
+// PyTorchStreamReader does not verify CRC-32s (its miniz is built without the check), so a
+// flipped bit inside a record would load silently. We read the central directory's CRCs
+// ourselves and check every record we use. Any parse problem here just disables the check
+// (PyTorchStreamReader then reports the archive as broken, or it is a zip64 archive).
+uint32_t crc32(const unsigned char* p, size_t n) {
+  static const auto table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  uint32_t c = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; ++i) c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+uint64_t le(const std::string& b, size_t at, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(b[at + i])) << (8 * i);
+  return v;
+}
+
+// Record name without the archive folder ("data/0") -> CRC-32 from the central directory.
+std::map<std::string, uint32_t> zip_crcs(const std::string& path, uint64_t file_size) {
+  std::map<std::string, uint32_t> out;
+  std::ifstream in(path, std::ios::binary);
+  uint64_t tail_n = std::min<uint64_t>(file_size, 22 + 65535);
+  std::string tail(tail_n, '\0');
+  in.seekg(static_cast<std::streamoff>(file_size - tail_n));
+  if (!in.read(&tail[0], static_cast<std::streamsize>(tail_n))) return out;
+  size_t eocd = std::string::npos;
+  for (size_t i = tail_n >= 22 ? tail_n - 22 + 1 : 0; i-- > 0;) {
+    if (le(tail, i, 4) == 0x06054b50u) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd == std::string::npos) return out;
+  uint64_t cd_size = le(tail, eocd + 12, 4), cd_offset = le(tail, eocd + 16, 4);
+  if (cd_offset == 0xFFFFFFFFu || cd_size == 0xFFFFFFFFu || cd_offset + cd_size > file_size) return out;  // zip64
+  std::string cd(cd_size, '\0');
+  in.seekg(static_cast<std::streamoff>(cd_offset));
+  if (!in.read(&cd[0], static_cast<std::streamsize>(cd_size))) return out;
+  for (size_t p = 0; p + 46 <= cd.size() && le(cd, p, 4) == 0x02014b50u;) {
+    size_t name_len = le(cd, p + 28, 2), extra = le(cd, p + 30, 2), comment = le(cd, p + 32, 2);
+    if (p + 46 + name_len > cd.size()) break;
+    std::string name = cd.substr(p + 46, name_len);
+    size_t slash = name.find('/');
+    out[slash == std::string::npos ? name : name.substr(slash + 1)] = static_cast<uint32_t>(le(cd, p + 16, 4));
+    p += 46 + name_len + extra + comment;
+  }
+  return out;
+}
+
+PyValue read_zip(const std::string& path, uint64_t file_size) {
+  std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
+  try {
+    reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
+  } catch (const std::exception& e) {
+    fail("corrupted zip archive: central directory or 'version' record unreadable (", error_text(e),
+         ") at byte ", file_size, " (end of file)");
+  }
+  const std::map<std::string, uint32_t> crcs = zip_crcs(path, file_size);
+  auto record = [&](const std::string& name) {
+    uint64_t offset = 0;
+    std::tuple<at::DataPtr, size_t> rec;
+    try {
+      offset = reader->getRecordOffset(name);
+      rec = reader->getRecord(name);
+    } catch (const std::exception& e) {
+      fail("zip record '", name, "' at byte ", offset, ": ", error_text(e));
+    }
+    auto it = crcs.find(name);
+    size_t n = std::get<1>(rec);
+    // A CRC of 0 on non-empty data: written with CRC computation off (torch 2.x option), not checked.
+    if (it != crcs.end() && !(it->second == 0 && n > 0) &&
+        crc32(static_cast<const unsigned char*>(std::get<0>(rec).get()), n) != it->second)
+      fail("zip record '", name, "' at byte ", offset, ": CRC-32 mismatch (corrupted data)");
+    return rec;
+  };
+  if (reader->hasRecord("byteorder")) {
+    auto bo = record("byteorder");
+    std::string order(static_cast<const char*>(std::get<0>(bo).get()), std::get<1>(bo));
+    if (order != "little") fail("big-endian checkpoints are not supported (byteorder '", order, "')");
+  }
+  if (!reader->hasRecord("data.pkl")) fail("zip archive has no data.pkl record (not a torch.save file)");
+  auto pkl = record("data.pkl");
+  uint64_t pkl_offset = reader->getRecordOffset("data.pkl");
+  std::map<std::string, at::Tensor> storages;  // key -> 1-D tensor over the whole storage
+  auto load_storage = [&](const PyValue& pid) -> PyValue {
+    StorageId id = parse_storage_id(pid);
+    auto it = storages.find(id.key);
+    if (it == storages.end()) {
+      std::string name = "data/" + id.key;
+      if (!reader->hasRecord(name)) fail("missing storage record '", name, "'");
+      auto rec = record(name);
+      size_t nbytes = std::get<1>(rec);
+      size_t want = static_cast<size_t>(id.numel) * c10::elementSize(id.dtype);
+      if (nbytes < want)
+        fail("storage record '", name, "' has ", nbytes, " bytes, expected ", want, " (", id.numel, " elements)");
+      c10::Storage storage(c10::Storage::use_byte_size_t(), nbytes, std::move(std::get<0>(rec)), nullptr, false);
+      at::Tensor flat = at::empty({0}, at::TensorOptions().dtype(id.dtype)).set_(storage, 0, {id.numel}, {1});
+      it = storages.emplace(id.key, flat).first;
+    }
+    return PyValue::storage(typed_view(it->second, id.dtype));
+  };
+  const char* data = static_cast<const char*>(std::get<0>(pkl).get());
+  Unpickler up(data, std::get<1>(pkl), pkl_offset, load_storage);
+  return up.load();
+}
+
+// ---------------------------------------------------------------- legacy
+PyValue read_legacy(const std::string& bytes) {
+  const char* data = bytes.data();
+  const size_t size = bytes.size();
+  size_t pos = 0;
+  auto small_pickle = [&]() {
+    Unpickler up(data, size, 0);
+    PyValue v = up.load(pos);
+    pos = up.end();
+    return v;
+  };
+  size_t magic_pos = pos;
+  PyValue magic = small_pickle();
+  if (!(magic.is_big_int() && magic.as_str() == kLegacyMagic))
+    fail("invalid magic number ", magic.repr(), " (not a torch.save file) at byte ", magic_pos);
+  size_t proto_pos = pos;
+  PyValue proto = small_pickle();
+  if (!proto.is_int() || proto.is_big_int() || proto.as_int() != kLegacyProtocol)
+    fail("unsupported legacy protocol version ", proto.repr(), " at byte ", proto_pos);
+  size_t info_pos = pos;
+  PyValue sys_info = small_pickle();
+  if (const PyValue* le = sys_info.get("little_endian")) {
+    if (le->is_bool() && !le->as_bool()) fail("big-endian checkpoints are not supported at byte ", info_pos);
+  }
+
+  // Storages are allocated while the main pickle names them and filled from the raw section after it.
+  struct Pending {
+    at::Tensor flat;
+    int64_t numel;
+  };
+  std::map<std::string, Pending> storages;
+  auto load_storage = [&](const PyValue& pid) -> PyValue {
+    if (pid.is_tuple() && !pid.items().empty() && pid.items()[0].is_str() && pid.items()[0].as_str() == "module")
+      return pid.items().size() > 1 ? pid.items()[1] : PyValue::none();  // pickled module source: not needed
+    StorageId id = parse_storage_id(pid);
+    auto it = storages.find(id.key);
+    if (it == storages.end()) {
+      // A corrupted numel must not allocate beyond what the file can hold.
+      uint64_t el = c10::elementSize(id.dtype);
+      if (static_cast<uint64_t>(id.numel) > size / el) fail("storage of ", id.numel, " elements exceeds the file size");
+      at::Tensor flat = at::zeros({id.numel}, at::TensorOptions().dtype(id.dtype));
+      it = storages.emplace(id.key, Pending{flat, id.numel}).first;
+    }
+    at::Tensor flat = typed_view(it->second.flat, id.dtype);
+    if (!id.view.is_none()) {  // (view_key, offset, view_size) from torch < 1.? storage views
+      if (!id.view.is_tuple() || id.view.items().size() != 3) fail("bad storage view metadata ", id.view.repr());
+      int64_t off = id.view.items()[1].as_int(), n = id.view.items()[2].as_int();
+      if (off < 0 || n < 0 || off + n > flat.numel()) fail("storage view out of range ", id.view.repr());
+      flat = flat.narrow(0, off, n);
+    }
+    return PyValue::storage(flat);
+  };
+  Unpickler main(data, size, 0, load_storage);
+  PyValue root = main.load(pos);
+  pos = main.end();
+  size_t keys_pos = pos;
+  PyValue keys = small_pickle();
+  if (!keys.is_list()) fail("storage key list expected, got ", keys.kind_name(), " at byte ", keys_pos);
+  for (const auto& k : keys.items()) {
+    if (!k.is_str()) fail("storage key is not a str at byte ", keys_pos);
+    auto it = storages.find(k.as_str());
+    if (it == storages.end()) fail("storage key '", k.as_str(), "' was never referenced at byte ", keys_pos);
+    const at::Tensor& flat = it->second.flat;
+    if (size - pos < 8) fail("truncated file: storage '", k.as_str(), "' header at byte ", pos);
+    int64_t numel;
+    std::memcpy(&numel, data + pos, 8);
+    if (numel != it->second.numel)
+      fail("storage '", k.as_str(), "' has ", numel, " elements in its header, expected ", it->second.numel,
+           " at byte ", pos);
+    uint64_t nbytes = flat.storage().nbytes();
+    if (size - pos - 8 < nbytes)
+      fail("truncated file: storage '", k.as_str(), "' needs ", nbytes, " bytes at byte ", pos + 8, ", file has ",
+           size, " bytes");
+    std::memcpy(flat.storage().data_ptr().get(), data + pos + 8, nbytes);
+    pos += 8 + nbytes;
+  }
+  return root;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("cannot open file");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) fail("read error");
+  return ss.str();
+}
+
+}  // namespace
+
+PthFile read_pth(const std::string& path) {
+  PthFile f;
+  f.path = path;
+  try {
+    std::string bytes = read_file(path);
+    if (bytes.size() >= 4 && std::memcmp(bytes.data(), "PK\x03\x04", 4) == 0) {
+      f.format = "zip";
+      uint64_t n = bytes.size();
+      bytes.clear();
+      bytes.shrink_to_fit();
+      f.root = read_zip(path, n);
+    } else if (!bytes.empty() && static_cast<unsigned char>(bytes[0]) == 0x80) {
+      f.format = "legacy";
+      f.root = read_legacy(bytes);
+    } else {
+      fail("not a torch.save file (neither a zip archive nor a pickle) at byte 0");
+    }
+  } catch (const std::exception& e) {
+    throw Error(path + ": " + error_text(e));
+  }
+  return f;
+}
+
+const PyValue& find_weights(const PyValue& root, std::string* where) {
+  for (const char* name : {"state_dict", "model"}) {
+    const PyValue* v = root.get(name);
+    if (v && v->is_dict()) {
+      if (where) *where = name;
+      return *v;
+    }
+  }
+  if (where) *where = "";
+  return root;
+}
+
+TensorDict tensor_entries(const PyValue& weights, bool strip_module) {
+  TensorDict out;
+  if (!weights.is_dict()) return out;
+  for (const auto& kv : weights.dict_items()) {
+    if (!kv.first.is_str() || !kv.second.is_tensor()) continue;
+    std::string key = kv.first.as_str();
+    if (strip_module && key.rfind("module.", 0) == 0) key = key.substr(7);
+    out.set(key, kv.second.as_tensor());
+  }
+  return out;
+}
+
+TensorDict load_state_dict(const std::string& path) {
+  PthFile f = read_pth(path);
+  TensorDict d = tensor_entries(find_weights(f.root), true);
+  if (d.empty()) fail(path, ": no tensors found under 'state_dict', 'model' or the top level");
+  return d;
+}
+
+}  // namespace instseg

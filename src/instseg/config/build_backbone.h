@@ -1,0 +1,29 @@
+// mmdetection `model.backbone` (ResNet) and `model.neck` (FPN) dicts ->
+// ResNetOptions / FPNOptions (src/instseg/backbone/options.h).
+//
+//   auto bb = resnet_options_from(cfg["model"]["backbone"], "model.backbone");
+//   auto fpn = fpn_options_from(cfg["model"]["neck"], "model.neck");
+//
+// Every constructor argument of mmdet's ResNet / FPN is accepted. Arguments
+// instseg cannot honour with a non-default value (dcn, plugins, conv_cfg,
+// upsample_cfg.scale_factor, norm_cfg.requires_grad=False on FPN) are errors
+// when set; with_cp is accepted and ignored (memory only); init_cfg /
+// pretrained are accepted, and Pretrained weights log a notice that they are
+// not loaded (instseg starts from its own initialisation or a checkpoint).
+#pragma once
+#include <string>
+
+#include "instseg/backbone/options.h"
+#include "instseg/config/config_reader.h"
+
+namespace instseg {
+
+// Reads the keys into options; the caller's finish() reports unknown keys.
+ResNetOptions resnet_options_from(ConfigReader& r);
+FPNOptions fpn_options_from(ConfigReader& r);
+
+// Same on a dict node at `path`, and finish() (unknown keys are errors).
+ResNetOptions resnet_options_from(const ConfigNode& cfg, const std::string& path);
+FPNOptions fpn_options_from(const ConfigNode& cfg, const std::string& path);
+
+}  // namespace instseg

@@ -1,0 +1,82 @@
+// Multi-process data-parallel training on c10d (there is no C++ DDP):
+// torchrun's environment, a TCPStore rendezvous, ProcessGroupGloo on CPU and
+// ProcessGroupNCCL in CUDA builds, parameter broadcast, bucketed gradient
+// averaging, scalar reductions and gathering of bytes to rank 0.
+//
+//   DistEnv env = dist_env_from_environment();   // RANK, WORLD_SIZE, ...
+//   dist::init(env, "auto");                     // no-op when world_size == 1
+//   dist::broadcast_module(*model);              // rank 0's weights everywhere
+//   ... loss.backward(); dist::average_gradients(params); optimizer.step();
+//
+// State is process-wide (like torch.distributed's default group). Every
+// function is a cheap no-op when no group was started (single process).
+#pragma once
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+#include <torch/nn/module.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace instseg {
+
+// torchrun's variables (torch.distributed.run / mmdet --launcher pytorch).
+struct DistEnv {
+  int rank = 0, local_rank = 0, world_size = 1, local_world_size = 1;
+  std::string master_addr = "127.0.0.1";
+  int master_port = 29500;
+  bool from_env = false;  // RANK and WORLD_SIZE were set
+};
+
+// Reads RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR,
+// MASTER_PORT. Missing variables mean a single process. Throws instseg::Error
+// on malformed or inconsistent values (e.g. RANK >= WORLD_SIZE).
+DistEnv dist_env_from_environment();
+
+namespace dist {
+
+// Starts the process group. backend: "gloo", "nccl" or "auto" (nccl when the
+// build has NCCL and CUDA is available, else gloo). world_size == 1 does
+// nothing. The TCPStore server runs on rank 0 at MASTER_ADDR:MASTER_PORT.
+// Gloo's socket: GLOO_SOCKET_IFNAME when set, 127.0.0.1 when the master is
+// local, else the address this host name resolves to.
+void init(const DistEnv& env, const std::string& backend = "auto",
+          std::chrono::milliseconds timeout = std::chrono::minutes(30));
+void shutdown();
+
+bool is_initialized();
+int rank();        // 0 when not initialised
+int local_rank();  // 0 when not initialised
+int world_size();  // 1 when not initialised
+bool is_main();    // rank() == 0
+std::string backend();  // "gloo", "nccl" or "" when not initialised
+// Where collective buffers live: CPU for gloo, cuda:<local_rank> for nccl.
+c10::Device comm_device();
+
+void barrier();
+
+// In place, from `root` to every rank (any device; moved through comm_device()).
+void broadcast(std::vector<at::Tensor>& tensors, int root = 0);
+// Parameters and buffers of `module` from rank 0 (mmengine's DDP start).
+void broadcast_module(torch::nn::Module& module, int root = 0);
+
+// In-place SUM across ranks.
+void all_reduce_sum(at::Tensor& t);
+// The mean of each value across ranks (one collective for the whole vector).
+std::vector<double> all_reduce_mean(const std::vector<double>& values);
+
+// Averages the gradients of `params` across ranks: flattened into buckets of at
+// most bucket_bytes per dtype and device, one all-reduce per bucket, divided by
+// world_size. An undefined gradient counts as zeros (and is allocated), so the
+// bucket layout is the same on every rank.
+void average_gradients(const std::vector<at::Tensor>& params,
+                       int64_t bucket_bytes = 25 * 1024 * 1024);
+
+// Every rank's `local` bytes, in rank order, on `root`; an empty vector on the
+// other ranks. Single process: {local}.
+std::vector<std::string> gather_bytes(const std::string& local, int root = 0);
+
+}  // namespace dist
+}  // namespace instseg

@@ -1,0 +1,34 @@
+// A torchrun-like local launcher: starts N copies of a program with RANK,
+// LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, GROUP_RANK, MASTER_ADDR and
+// MASTER_PORT set, waits for them, and if one fails stops the others (SIGTERM,
+// then SIGKILL after a grace period), like torchrun's elastic agent without
+// restarts. Multi-node: run it on every node with the same nnodes, master
+// address and port and a distinct node_rank (see docs).
+#pragma once
+#include <string>
+#include <vector>
+
+namespace instseg {
+
+struct LaunchOptions {
+  int nproc_per_node = 1;
+  int nnodes = 1;
+  int node_rank = 0;
+  std::string master_addr = "127.0.0.1";
+  int master_port = 29500;   // 0: pick a free local port (single node only)
+  std::vector<std::string> argv;  // program and arguments (argv[0] is exec'ed as a path)
+  double timeout_s = 0;      // > 0: stop everything after this long and return 124
+  double grace_s = 5;        // SIGTERM -> SIGKILL delay when stopping the others
+};
+
+// Returns 0 when every process exited with 0; otherwise the first failure's
+// exit status (128 + signal number for a signal), or 124 on timeout.
+int launch_local(const LaunchOptions& options);
+
+// A TCP port that was free on 127.0.0.1 a moment ago.
+int find_free_port();
+
+// The absolute path of the running executable (/proc/self/exe).
+std::string self_executable();
+
+}  // namespace instseg

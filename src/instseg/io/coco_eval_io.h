@@ -1,0 +1,58 @@
+// COCO files -> evaluator inputs, with pycocotools' rules:
+//  * GT (COCO.annToRLE): polygons are rasterised with rleFrPoly at the image's
+//    size and merged; compressed RLE is used as is; uncompressed counts are
+//    converted. `area` is the file's field; `ignore` is iscrowd.
+//  * results (COCO.loadRes): ids are 1..N in file order; the FIRST entry
+//    decides the branch: with a bbox, every detection's area is bbox w*h (also
+//    for segm, where it drives the area ranges) and a missing segmentation
+//    becomes the box polygon; without one, area = mask area and a missing bbox
+//    is toBbox(mask). iscrowd = 0.
+#pragma once
+#include "instseg/eval/coco_eval.h"
+#include "instseg/io/coco_json.h"
+#include "instseg/io/results_json.h"
+
+#include <string>
+#include <vector>
+
+namespace instseg {
+
+// The evaluator's inputs for one GT file and one iou type.
+std::vector<eval::EvalGt> coco_gt_for_eval(const CocoFile& gt, eval::IouType type);
+
+struct LoadResOptions {
+  // Drop every result's bbox before loadRes (mmdet's segm evaluation does
+  // this): the area then comes from the mask.
+  bool ignore_bbox = false;
+};
+
+// Checks every result's image_id and category_id against the GT file and
+// applies loadRes. `res_path` names the file in error messages.
+std::vector<eval::EvalDet> coco_results_for_eval(const CocoFile& gt, const std::vector<CocoResult>& results,
+                                                 eval::IouType type, const std::string& res_path,
+                                                 const LoadResOptions& opt = {});
+
+// Default COCOeval parameters with imgIds / catIds of the GT file.
+eval::CocoEvalParams coco_eval_params(const CocoFile& gt, eval::IouType type);
+
+// Category names in the order of the sorted category ids (for the
+// per-category table).
+std::vector<std::string> coco_category_names_sorted(const CocoFile& gt);
+
+// One iou type's outcome of evaluate_coco().
+struct CocoEvalReport {
+  eval::IouType type = eval::IouType::segm;
+  std::array<double, 12> stats{};
+  std::string summary;         // summarize()'s 12 lines
+  std::string copypaste;       // "<type>_mAP_copypaste: ..."
+  std::string category_table;  // per-category AP (when asked for)
+};
+
+// loadRes + evaluate + accumulate + summarize for each type, in the order
+// given. `threads` <= 0 uses every CPU.
+std::vector<CocoEvalReport> evaluate_coco(const CocoFile& gt, const std::vector<CocoResult>& results,
+                                          const std::string& res_path, const std::vector<eval::IouType>& types,
+                                          const LoadResOptions& opt = {}, bool per_category = false,
+                                          int threads = 0);
+
+}  // namespace instseg

@@ -1,0 +1,44 @@
+// COCO detection results files (the list mmdetection's CocoMetric writes and
+// pycocotools' COCO.loadRes reads):
+//   [{"image_id": 1, "category_id": 18, "score": 0.93,
+//     "bbox": [x, y, w, h], "segmentation": {"size": [h, w], "counts": "..."}}, ...]
+// `category_id` is the COCO id, not the contiguous label.
+#pragma once
+#include "instseg/io/coco_json.h"
+#include "instseg/structures/instances.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace instseg {
+
+struct CocoResult {
+  int64_t image_id = 0;
+  int64_t category_id = 0;
+  double score = 0;
+  bool has_bbox = false;
+  double bbox[4] = {0, 0, 0, 0};  // [x, y, w, h]
+  // Kind::none when the entry has no "segmentation". Compressed RLE is what
+  // mmdet writes; uncompressed counts and polygons are accepted as well.
+  CocoSegmentation segmentation;
+};
+
+// Reads a results list with a streaming parser. Throws instseg::Error naming
+// the file and the byte offset (invalid or truncated JSON) or the entry and
+// field ("dets.json: results[12].score: expected a number").
+std::vector<CocoResult> load_results_json(const std::string& path);
+
+// Writes a results list (one entry per line, numbers in shortest round-trip
+// form as Python's json.dump writes them). Entries without a bbox or a
+// segmentation omit that key.
+void save_results_json(const std::string& path, const std::vector<CocoResult>& results);
+
+// Appends one image's detections: masks -> compressed RLE strings, labels ->
+// COCO ids through label_to_cat, bbox = xywh of `bboxes` (float32 arithmetic,
+// as mmdet's xyxy2xywh) or, with bbox_from_mask or when no boxes are given,
+// the mask's toBbox. Instances without masks give bbox-only entries.
+void append_results(const Instances& inst, const std::vector<int64_t>& label_to_cat, bool bbox_from_mask,
+                    std::vector<CocoResult>* out);
+
+}  // namespace instseg

@@ -1,0 +1,63 @@
+#include "instseg/layers/conv_module.h"
+
+#include <ATen/ATen.h>
+
+#include "instseg/core/check.h"
+#include "instseg/layers/weight_init.h"
+
+namespace instseg {
+
+ConvModuleImpl::ConvModuleImpl(const ConvModuleOptions& options) : options_(options) {
+  const auto& o = options_;
+  INSTSEG_CHECK(o.in_channels() > 0 && o.out_channels() > 0 && o.kernel_size() > 0,
+                "ConvModule: bad channels/kernel ", o.in_channels(), "->", o.out_channels(),
+                " k", o.kernel_size());
+  INSTSEG_CHECK(o.norm() == "none" || o.norm() == "BN" || o.norm() == "SyncBN" || o.norm() == "GN",
+                "ConvModule: unsupported norm '", o.norm(), "' (none|BN|SyncBN|GN)");
+  INSTSEG_CHECK(o.act() == "none" || o.act() == "relu" || o.act() == "ReLU",
+                "ConvModule: unsupported act '", o.act(), "' (none|relu)");
+  const bool has_norm = o.norm() != "none";
+  with_bias_ = o.bias().has_value() ? *o.bias() : !has_norm;
+  relu_ = o.act() != "none";
+
+  conv = register_module(
+      "conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(o.in_channels(), o.out_channels(),
+                                                         o.kernel_size())
+                                    .stride(o.stride())
+                                    .padding(o.padding())
+                                    .dilation(o.dilation())
+                                    .groups(o.groups())
+                                    .bias(with_bias_)));
+  if (o.norm() == "GN") {
+    INSTSEG_CHECK(o.num_groups() > 0 && o.out_channels() % o.num_groups() == 0,
+                  "ConvModule: GN num_groups ", o.num_groups(), " does not divide ",
+                  o.out_channels(), " channels");
+    gn = register_module("gn", torch::nn::GroupNorm(
+                                   torch::nn::GroupNormOptions(o.num_groups(), o.out_channels())));
+    for (auto& p : gn->parameters()) p.set_requires_grad(o.norm_requires_grad());
+  } else if (has_norm) {
+    // torch defaults eps 1e-5, momentum 0.1, track_running_stats (num_batches_tracked).
+    bn = register_module("bn", torch::nn::BatchNorm2d(o.out_channels()));
+    for (auto& p : bn->parameters()) p.set_requires_grad(o.norm_requires_grad());
+  }
+  reset_parameters();
+}
+
+void ConvModuleImpl::reset_parameters() {
+  kaiming_init(conv->weight, with_bias_ ? conv->bias : at::Tensor(), 0.0, "fan_out", "relu",
+               "normal", 0.0);
+  if (!bn.is_empty()) constant_init(bn->weight, bn->bias, 1.0, 0.0);
+  if (!gn.is_empty()) constant_init(gn->weight, gn->bias, 1.0, 0.0);
+}
+
+at::Tensor ConvModuleImpl::forward(const at::Tensor& x) {
+  INSTSEG_CHECK(x.dim() == 4 && x.size(1) == options_.in_channels(),
+                "ConvModule: expected [N,", options_.in_channels(), ",H,W] input, got ", x.sizes());
+  at::Tensor y = conv->forward(x);
+  if (!bn.is_empty()) y = bn->forward(y);
+  if (!gn.is_empty()) y = gn->forward(y);
+  if (relu_) y = at::relu(y);
+  return y;
+}
+
+}  // namespace instseg

@@ -1,0 +1,260 @@
+#include "instseg/engine/trainer.h"
+
+#include "common/test_util.h"
+#include "instseg/checkpoint/pth_reader.h"
+#include "instseg/checkpoint/state_dict.h"
+#include "instseg/engine/tfevents.h"
+#include "tiny_model.h"
+
+#include <ATen/Parallel.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace fs = std::filesystem;
+
+namespace instseg {
+
+using test::TinyDetector;
+using test::ToyEvaluator;
+using test::ToySource;
+
+namespace {
+
+struct LossRecorder : TrainerHook {
+  std::vector<double> losses;
+  std::vector<double> lrs;
+  void after_iter(Trainer&, const StepResult& r) override {
+    losses.push_back(r.loss);
+    lrs.push_back(r.lr);
+  }
+};
+
+fs::path find_file(const fs::path& root, const std::string& prefix) {
+  for (const auto& e : fs::recursive_directory_iterator(root))
+    if (e.path().filename().string().rfind(prefix, 0) == 0) return e.path();
+  return {};
+}
+
+struct Run {
+  TinyDetector model{nullptr};
+  std::unique_ptr<Trainer> trainer;
+  std::shared_ptr<LossRecorder> rec = std::make_shared<LossRecorder>();
+};
+
+Run make_run(const std::string& work_dir, const std::string& opt_type, double dropout,
+             int64_t init_seed, TrainerOptions to) {
+  Run r;
+  at::manual_seed(init_seed);
+  r.model = TinyDetector(dropout);
+  OptimizerOptions oo;
+  oo.type = opt_type;
+  oo.lr = opt_type == "SGD" ? 0.05 : 0.01;
+  oo.momentum = 0.9;
+  oo.weight_decay = 1e-4;
+  oo.custom_keys = {{"backbone", 0.5, {}}};
+  auto built = build_optimizer(*r.model, oo);
+  LrSchedule sched({SchedulerSpec::linear_warmup(6, 0.1), SchedulerSpec::multistep({2}, 0.1, 3)});
+  to.work_dir = work_dir;
+  to.log_interval = 4;
+  to.progress_bar = false;
+  r.trainer = std::make_unique<Trainer>(r.model.ptr(), std::move(built), sched, to);
+  r.trainer->add_hook(r.rec);
+  return r;
+}
+
+}  // namespace
+
+TEST(Trainer, LossFallsAndEvaluationReportsMetrics) {
+  const auto dir = test::temp_dir("trainer_basic");
+  TrainerOptions to;
+  to.max_epochs = 3;
+  to.clip_max_norm = 10.0;
+  to.max_keep_ckpts = 2;
+  Run r = make_run(dir, "SGD", 0.0, 1, to);
+  ToySource train(48, 4), val(24, 4, 0, 1, false);
+  ToyEvaluator ev;
+  r.trainer->set_train_data(&train);
+  r.trainer->set_val(&val, &ev);
+  r.trainer->train();
+
+  const auto& L = r.rec->losses;
+  ASSERT_EQ(L.size(), 36u);  // 3 epochs x 12 iterations
+  const double first = (L[0] + L[1] + L[2]) / 3, last = (L[33] + L[34] + L[35]) / 3;
+  EXPECT_LT(last, 0.5 * first) << "first " << first << " last " << last;
+  // Warm-up then the epoch-2 decay, seen by the optimizer (first group = backbone, x0.5).
+  EXPECT_NEAR(r.rec->lrs[0], 0.05 * 0.5 * 0.1, 1e-12);
+  EXPECT_NEAR(r.rec->lrs[12], 0.05 * 0.5, 1e-12);
+  EXPECT_NEAR(r.rec->lrs[30], 0.05 * 0.5 * 0.1, 1e-12);
+
+  const auto& m = r.trainer->last_metrics();
+  ASSERT_TRUE(m.count("toy/acc"));
+  EXPECT_GT(m.at("toy/acc"), 0.6);
+  EXPECT_EQ(m.at("toy/num_images"), 24.0);
+  EXPECT_EQ(r.trainer->epoch(), 3);
+  EXPECT_EQ(r.trainer->iter(), 36);
+
+  // Checkpoints: the newest 2 kept, last_checkpoint -> epoch_3.pth.
+  EXPECT_FALSE(fs::exists(fs::path(dir) / "epoch_1.pth"));
+  EXPECT_TRUE(fs::exists(fs::path(dir) / "epoch_2.pth"));
+  EXPECT_EQ(fs::path(read_last_checkpoint(dir)).filename(), "epoch_3.pth");
+
+  // Logs: text, scalars.json, tfevents (CRC-checked by the reader).
+  std::string text;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.path().extension() == ".log") {
+      std::ifstream in(e.path());
+      text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+  EXPECT_NE(text.find("Epoch(train) [3][12/12]  lr: "), std::string::npos) << text.substr(0, 2000);
+  EXPECT_NE(text.find("grad_norm: "), std::string::npos);
+  EXPECT_NE(text.find("loss_cls: "), std::string::npos);
+  EXPECT_NE(text.find("Epoch(val) [3][6/6]  toy/acc: "), std::string::npos);
+  set_log_file("");
+
+  auto js = find_file(dir, "scalars.json");
+  ASSERT_FALSE(js.empty());
+  std::ifstream jin(js);
+  std::string first_line;
+  std::getline(jin, first_line);
+  EXPECT_EQ(first_line.rfind("{\"lr\": ", 0), 0u) << first_line;
+  EXPECT_NE(first_line.find("\"iter\": 4, \"step\": 4}"), std::string::npos) << first_line;
+
+  auto tfe = find_file(dir, "events.out.tfevents.");
+  ASSERT_FALSE(tfe.empty());
+  auto events = read_tfevents(tfe.string());
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_EQ(events[0].file_version, "brain.Event:2");
+  bool saw_loss = false, saw_acc = false;
+  for (const auto& e : events)
+    for (const auto& kv : e.scalars) {
+      if (kv.first == "loss" && e.step == 36) {
+        saw_loss = true;
+      }
+      if (kv.first == "toy/acc" && e.step == 3) saw_acc = true;
+    }
+  EXPECT_TRUE(saw_loss);
+  EXPECT_TRUE(saw_acc);
+}
+
+TEST(Trainer, CheckpointLayoutForPython) {
+  const auto dir = test::temp_dir("trainer_ckpt");
+  TrainerOptions to;
+  to.max_epochs = 1;
+  to.tensorboard = to.json_scalars = to.log_file = false;
+  Run r = make_run(dir, "AdamW", 0.0, 3, to);
+  ToySource train(8, 4);
+  r.trainer->set_train_data(&train);
+  r.trainer->train();
+  PthFile f = read_pth(dir + "/epoch_1.pth");
+  EXPECT_EQ(f.format, "zip");
+  ASSERT_TRUE(f.root.get("meta") && f.root.get("state_dict") && f.root.get("optimizer"));
+  EXPECT_EQ(f.root.get("meta")->get("epoch")->as_int(), 1);
+  EXPECT_EQ(f.root.get("meta")->get("iter")->as_int(), 2);
+  const PyValue& sd = *f.root.get("state_dict");
+  ASSERT_TRUE(sd.get("backbone.weight"));
+  EXPECT_TRUE(sd.get("backbone.weight")->as_tensor().equal(r.model->backbone->weight.detach()));
+  const PyValue& opt = *f.root.get("optimizer");
+  ASSERT_EQ(opt.get("param_groups")->size(), 2u);  // backbone (x0.5) and the rest
+  const PyValue* st0 = opt.get("state")->get(PyValue::from_int(0));
+  ASSERT_TRUE(st0);
+  EXPECT_TRUE(st0->get("exp_avg") && st0->get("exp_avg_sq"));
+  EXPECT_FLOAT_EQ(st0->get("step")->as_tensor().item<float>(), 2.0f);
+  EXPECT_TRUE(f.root.get("rng")->get("torch_cpu")->as_tensor().numel() > 0);
+}
+
+// N iterations, checkpoint, a new process-like setup resumes, M more
+// iterations == N+M uninterrupted: losses and weights bitwise equal.
+void exact_resume(const std::string& opt_type, double dropout) {
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  const int64_t N = 13, M = 9;  // 10 iterations per epoch: resume mid-epoch 2
+  TrainerOptions to;
+  to.max_epochs = 3;
+  to.clip_max_norm = 1.0;
+  to.tensorboard = to.json_scalars = to.log_file = false;
+
+  const auto dir_a = test::temp_dir("resume_a");
+  to.max_iters = N + M;
+  Run a = make_run(dir_a, opt_type, dropout, 7, to);
+  ToySource src_a(40, 4, 0, 1, true, 5);
+  ToySource val_a(8, 4, 0, 1, false);
+  ToyEvaluator ev_a;
+  a.trainer->set_train_data(&src_a);
+  a.trainer->set_val(&val_a, &ev_a);
+  a.trainer->train();
+  ASSERT_EQ(a.rec->losses.size(), static_cast<size_t>(N + M));
+
+  const auto dir_b = test::temp_dir("resume_b");
+  to.max_iters = N;
+  Run b1 = make_run(dir_b, opt_type, dropout, 7, to);
+  ToySource src_b(40, 4, 0, 1, true, 5);
+  ToySource val_b(8, 4, 0, 1, false);
+  ToyEvaluator ev_b;
+  b1.trainer->set_train_data(&src_b);
+  b1.trainer->set_val(&val_b, &ev_b);
+  b1.trainer->train();
+  EXPECT_EQ(fs::path(read_last_checkpoint(dir_b)).filename(), "iter_13.pth");
+  // Disturb the global RNG: the checkpoint must restore it.
+  at::randn({100});
+
+  to.max_iters = N + M;
+  to.resume = "auto";
+  Run b2 = make_run(dir_b, opt_type, dropout, /*different init*/ 99, to);
+  ToySource src_b2(40, 4, 0, 1, true, 5);
+  b2.trainer->set_train_data(&src_b2);
+  b2.trainer->set_val(&val_b, &ev_b);
+  b2.trainer->train();
+  ASSERT_EQ(b2.rec->losses.size(), static_cast<size_t>(M));
+  for (int64_t k = 0; k < N; ++k) EXPECT_EQ(a.rec->losses[k], b1.rec->losses[k]) << "iteration " << k;
+  for (int64_t k = 0; k < M; ++k)
+    EXPECT_EQ(a.rec->losses[N + k], b2.rec->losses[k]) << "iteration " << N + k;
+  auto wa = module_state_dict(*a.model), wb = module_state_dict(*b2.model);
+  ASSERT_EQ(wa.size(), wb.size());
+  for (const auto& kv : wa) EXPECT_TRUE(kv.second.equal(wb.at(kv.first))) << kv.first;
+  EXPECT_EQ(a.trainer->state().epoch, b2.trainer->state().epoch);
+  EXPECT_EQ(a.trainer->state().batch_in_epoch, b2.trainer->state().batch_in_epoch);
+  at::set_num_threads(threads);
+}
+
+TEST(Trainer, ExactResumeSgdMomentum) { exact_resume("SGD", 0.0); }
+TEST(Trainer, ExactResumeAdamWWithDropoutRng) { exact_resume("AdamW", 0.3); }
+
+TEST(Trainer, ResumeRejectsOtherModel) {
+  const auto dir = test::temp_dir("trainer_wrong");
+  TrainerOptions to;
+  to.max_epochs = 1;
+  to.tensorboard = to.json_scalars = to.log_file = false;
+  Run r = make_run(dir, "SGD", 0.0, 3, to);
+  ToySource train(8, 4);
+  r.trainer->set_train_data(&train);
+  r.trainer->train();
+  at::manual_seed(0);
+  TinyDetector other(0.0, /*extra_params=*/5);
+  OptimizerOptions oo;
+  auto built = build_optimizer(*other, oo);
+  EXPECT_THROW(load_training_checkpoint(dir + "/epoch_1.pth", *other, built), Error);
+}
+
+TEST(Trainer, RequiresALossEntry) {
+  struct NoLoss : DetectorImpl {
+    NoLoss() { w = register_parameter("w", at::ones({1})); }
+    LossMap forward_train(const Batch&) override {
+      LossMap m;
+      m.set("acc", w.sum());
+      return m;
+    }
+    std::vector<Instances> predict(const Batch&) override { return {}; }
+    at::Tensor w;
+  };
+  auto model = std::make_shared<NoLoss>();
+  OptimizerOptions oo;
+  TrainerOptions to;
+  to.work_dir = test::temp_dir("noloss");
+  Trainer t(model, build_optimizer(*model, oo), LrSchedule(), to);
+  Batch b;
+  EXPECT_THROW(t.run_step(b), c10::Error);
+}
+
+}  // namespace instseg

@@ -1,0 +1,176 @@
+// RLE against pycocotools' maskApi.c outputs (tests/data/eval/rle, a copy of
+// ../shared/fixtures/rle) plus hand-computed cases.
+#include "instseg/core/check.h"
+#include "instseg/eval/rle.h"
+#include "common/test_util.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include <fstream>
+
+namespace instseg {
+namespace {
+
+using nlohmann::json;
+
+const json& fixtures() {
+  static const json j = [] {
+    std::ifstream f(test::data_path("eval/rle/rle_fixtures.json"));
+    EXPECT_TRUE(f.good());
+    return json::parse(f);
+  }();
+  return j;
+}
+
+std::vector<uint32_t> ucounts(const json& j) {
+  std::vector<uint32_t> out;
+  for (const auto& v : j) out.push_back(v.get<uint32_t>());
+  return out;
+}
+
+TEST(Rle, HandComputed) {
+  // 2x3 row-major mask; column-major order is 1,0 | 1,1 | 0,0.
+  const uint8_t m[6] = {1, 1, 0, 0, 1, 0};
+  rle::Rle r = rle::encode(m, 2, 3);
+  EXPECT_EQ(r.counts, (std::vector<uint32_t>{0, 1, 1, 2, 2}));
+  EXPECT_EQ(rle::area(r), 3u);
+  double bb[4];
+  rle::to_bbox(r, bb);
+  EXPECT_EQ(bb[0], 0);
+  EXPECT_EQ(bb[1], 0);
+  EXPECT_EQ(bb[2], 2);
+  EXPECT_EQ(bb[3], 2);
+  uint8_t back[6];
+  rle::decode(r, back);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(back[i], m[i]) << i;
+  // The same mask given column-major.
+  const uint8_t cm[6] = {1, 0, 1, 1, 0, 0};
+  EXPECT_EQ(rle::encode_colmajor(cm, 2, 3).counts, r.counts);
+  // String round trip (counts 0,1,1,2,2 -> deltas from index 3: 2-1=1, 2-1=1).
+  const std::string s = rle::to_string(r);
+  EXPECT_EQ(s, "01111");
+  EXPECT_EQ(rle::from_string(s, 2, 3).counts, r.counts);
+}
+
+TEST(Rle, MasksMatchPycocotools) {
+  for (const auto& c : fixtures()["masks"]) {
+    const std::string name = c["name"];
+    SCOPED_TRACE(name);
+    const int64_t h = c["height"], w = c["width"];
+    cv::Mat img = cv::imread(test::data_path("eval/rle/" + c["png"].get<std::string>()),
+                             cv::IMREAD_GRAYSCALE);
+    ASSERT_FALSE(img.empty());
+    ASSERT_EQ(img.rows, h);
+    ASSERT_EQ(img.cols, w);
+    std::vector<uint8_t> m(h * w);
+    for (int64_t y = 0; y < h; ++y)
+      for (int64_t x = 0; x < w; ++x) m[y * w + x] = img.at<uint8_t>(y, x) > 127;
+    const rle::Rle r = rle::encode(m.data(), h, w);
+    EXPECT_EQ(r.counts, ucounts(c["uncompressed_counts"]));
+    EXPECT_EQ(rle::to_string(r), c["counts"].get<std::string>());
+    EXPECT_EQ(rle::area(r), c["area"].get<uint64_t>());
+    double bb[4];
+    rle::to_bbox(r, bb);
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(bb[i], c["bbox"][i].get<double>()) << i;
+    // String -> runs, uncompressed -> runs, decode back to the pixels.
+    const rle::Rle fs = rle::from_string(c["counts"], h, w);
+    EXPECT_EQ(fs.counts, r.counts);
+    EXPECT_EQ(rle::from_counts(ucounts(c["uncompressed_counts"]), h, w).counts, r.counts);
+    std::vector<uint8_t> back(h * w, 7);
+    rle::decode(fs, back.data());
+    EXPECT_EQ(back, m);
+  }
+}
+
+TEST(Rle, PolygonsMatchPycocotools) {
+  for (const auto& c : fixtures()["polygons"]) {
+    const std::string name = c["name"];
+    SCOPED_TRACE(name);
+    const int64_t h = c["height"], w = c["width"];
+    std::vector<std::vector<double>> polys = c["polygons"];
+    for (size_t i = 0; i < polys.size(); ++i) {
+      const rle::Rle r = rle::from_polygon(polys[i], h, w);
+      EXPECT_EQ(rle::to_string(r), c["counts_each"][i].get<std::string>()) << "part " << i;
+      EXPECT_EQ(rle::area(r), c["area_each"][i].get<uint64_t>());
+    }
+    const rle::Rle mr = rle::from_polygons(polys, h, w);
+    EXPECT_EQ(rle::to_string(mr), c["counts_merged"].get<std::string>());
+    EXPECT_EQ(rle::area(mr), c["area_merged"].get<uint64_t>());
+    double bb[4];
+    rle::to_bbox(mr, bb);
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(bb[i], c["bbox_merged"][i].get<double>());
+  }
+}
+
+TEST(Rle, BboxesMatchPycocotools) {
+  for (const auto& c : fixtures()["bboxes"]) {
+    const std::vector<double> box = c["bbox_xywh"];
+    SCOPED_TRACE(c.dump().substr(0, 80));
+    const rle::Rle r = rle::from_bbox(box.data(), c["height"], c["width"]);
+    EXPECT_EQ(rle::to_string(r), c["counts"].get<std::string>());
+    EXPECT_EQ(rle::area(r), c["area"].get<uint64_t>());
+    double bb[4];
+    rle::to_bbox(r, bb);
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(bb[i], c["bbox_back"][i].get<double>());
+  }
+}
+
+TEST(Rle, MergeMatchesPycocotools) {
+  for (const auto& c : fixtures()["merge"]) {
+    const int64_t h = c["height"], w = c["width"];
+    std::vector<rle::Rle> in;
+    for (const auto& s : c["inputs"]) in.push_back(rle::from_string(s, h, w));
+    const rle::Rle u = rle::merge(in, false), i = rle::merge(in, true);
+    EXPECT_EQ(rle::to_string(u), c["union_counts"].get<std::string>());
+    EXPECT_EQ(rle::to_string(i), c["intersect_counts"].get<std::string>());
+    EXPECT_EQ(rle::area(u), c["union_area"].get<uint64_t>());
+    EXPECT_EQ(rle::area(i), c["intersect_area"].get<uint64_t>());
+  }
+}
+
+TEST(Rle, IouMatchesPycocotools) {
+  const json& c = fixtures()["iou"];
+  const int64_t h = c["height"], w = c["width"];
+  std::vector<rle::Rle> dt, gt;
+  for (const auto& s : c["dt_counts"]) dt.push_back(rle::from_string(s, h, w));
+  for (const auto& s : c["gt_counts"]) gt.push_back(rle::from_string(s, h, w));
+  const std::vector<uint8_t> crowd = c["iscrowd"];
+  const std::vector<double> o = rle::iou(dt, gt, crowd);
+  ASSERT_EQ(o.size(), dt.size() * gt.size());
+  for (size_t d = 0; d < dt.size(); ++d)
+    for (size_t g = 0; g < gt.size(); ++g)
+      EXPECT_EQ(o[d * gt.size() + g], c["iou_segm"][d][g].get<double>()) << d << "," << g;
+  std::vector<std::array<double, 4>> db = c["dt_bboxes_xywh"], gb = c["gt_bboxes_xywh"];
+  const std::vector<double> ob = rle::bbox_iou(db, gb, crowd);
+  for (size_t d = 0; d < db.size(); ++d)
+    for (size_t g = 0; g < gb.size(); ++g)
+      EXPECT_EQ(ob[d * gb.size() + g], c["iou_bbox"][d][g].get<double>()) << d << "," << g;
+  // Different sizes: -1 where the boxes overlap, as rleIou.
+  rle::Rle other = gt[4];
+  other.h = h + 1;
+  EXPECT_EQ(rle::iou({dt[0]}, {other}, {0})[0], -1.0);
+}
+
+TEST(Rle, MalformedStringsNamePosition) {
+  try {
+    rle::from_string("01 1", 2, 3);
+    FAIL() << "no throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("character 2"), std::string::npos) << e.what();
+  }
+  // Continuation bit on the last character ('P' = 48+32).
+  EXPECT_THROW(rle::from_string("01P", 2, 3), Error);
+  // Runs not summing to h*w.
+  try {
+    rle::from_string("011", 2, 3);
+    FAIL() << "no throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("sum to 2"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(rle::from_counts({1, 2}, 2, 3), Error);
+}
+
+}  // namespace
+}  // namespace instseg

@@ -1,0 +1,197 @@
+// RoIAlign against torchvision (float64 oracle fixtures from
+// tests/data/ops/make_roi_align_fixture.py), hand-computed values, finite
+// differences, and the FPN level rule.
+#include "common/test_util.h"
+#include "instseg/ops/multi_level_roi_align.h"
+#include "instseg/ops/roi_align.h"
+
+#include <ATen/ATen.h>
+#include <torch/autograd.h>
+#include <torch/cuda.h>
+#include <torch/serialize.h>
+
+#include <fstream>
+#include <iterator>
+
+namespace instseg {
+namespace {
+
+c10::Dict<c10::IValue, c10::IValue> load_fixture() {
+  std::ifstream f(test::data_path("ops/roi_align_cases.pt"), std::ios::binary);
+  EXPECT_TRUE(f.good());
+  std::vector<char> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  return torch::pickle_load(bytes).toGenericDict();
+}
+
+at::Tensor get(const c10::Dict<c10::IValue, c10::IValue>& d, const std::string& k) {
+  return d.at(k).toTensor();
+}
+
+RoIAlignOptions case_options(const c10::Dict<c10::IValue, c10::IValue>& d, const std::string& p) {
+  auto params = get(d, p + "params");
+  RoIAlignOptions o;
+  o.output_h = params[0].item<int64_t>();
+  o.output_w = params[1].item<int64_t>();
+  o.sampling_ratio = params[2].item<int64_t>();
+  o.aligned = params[3].item<int64_t>() != 0;
+  o.spatial_scale = get(d, p + "spatial_scale")[0].item<double>();
+  return o;
+}
+
+TEST(RoIAlign, MatchesTorchvisionFloat64ForwardAndBackward) {
+  auto d = load_fixture();
+  for (std::string name :
+       {"feat_s2", "adaptive", "unaligned", "unaligned_adaptive", "mask28", "empty"}) {
+    SCOPED_TRACE(name);
+    const std::string p = name + ".";
+    auto opt = case_options(d, p);
+    auto x = get(d, p + "input").clone().requires_grad_(true);
+    auto rois = get(d, p + "rois");
+    auto y = roi_align(x, rois, opt);
+    auto expected = get(d, p + "output");
+    ASSERT_EQ(y.sizes(), expected.sizes());
+    EXPECT_LT(test::max_abs_diff(y, expected), 1e-12);
+    if (rois.size(0) > 0) {
+      y.backward(get(d, p + "grad_output"));
+      EXPECT_LT(test::max_abs_diff(x.grad(), get(d, p + "grad_input")), 1e-12);
+    }
+  }
+}
+
+TEST(RoIAlign, Float32MatchesTorchvision) {
+  auto d = load_fixture();
+  RoIAlignOptions o;
+  o.spatial_scale = 0.125;
+  o.sampling_ratio = 2;
+  auto y = roi_align(get(d, "f32.input"), get(d, "f32.rois"), o);
+  EXPECT_EQ(y.scalar_type(), at::kFloat);
+  EXPECT_LT(test::max_abs_diff(y, get(d, "f32.output")), 1e-6);
+}
+
+// 5x5 arange, one RoI covering pixels [1,3] x [1,3] (pixel centres 1.5..3.5):
+// with aligned=True, 1x1 output and sampling 1, the single sample lies at the
+// box centre (2.5, 2.5) - 0.5 = (2, 2) -> value 2*5+2 = 12.
+TEST(RoIAlign, HandComputedCentreSample) {
+  auto x = at::arange(25, at::kDouble).view({1, 1, 5, 5});
+  auto rois = at::tensor({0.0, 1.0, 1.0, 4.0, 4.0}, at::kDouble).view({1, 5});
+  RoIAlignOptions o;
+  o.output_h = o.output_w = 1;
+  o.sampling_ratio = 1;
+  EXPECT_DOUBLE_EQ(roi_align(x, rois, o).item<double>(), 12.0);
+  // 2x2 bins of a 3x3 box starting at 1 (aligned: 0.5): bin centres at
+  // 0.5 + 0.75 = 1.25 and 0.5 + 2.25 = 2.75 -> values y*5+x (bilinear is exact
+  // on a linear ramp).
+  o.output_h = o.output_w = 2;
+  auto y = roi_align(x, rois, o);
+  auto e = at::tensor({1.25 * 5 + 1.25, 1.25 * 5 + 2.75, 2.75 * 5 + 1.25, 2.75 * 5 + 2.75},
+                      at::kDouble)
+               .view({1, 1, 2, 2});
+  EXPECT_LT(test::max_abs_diff(y, e), 1e-12);
+  // unaligned: no shift, sample at 2.5,2.5 -> 2.5*5+2.5.
+  o.output_h = o.output_w = 1;
+  o.aligned = false;
+  EXPECT_DOUBLE_EQ(roi_align(x, rois, o).item<double>(), 15.0);
+}
+
+TEST(RoIAlign, FiniteDifferenceGradientFloat64) {
+  at::manual_seed(7);
+  auto x = at::randn({2, 2, 7, 9}, at::kDouble);
+  auto rois = at::tensor({0.0, -3.0, 1.0, 6.0, 20.0,   // partly outside
+                          1.0, 2.2, 3.1, 30.0, 12.5,   // wide
+                          1.0, 10.0, 10.0, 11.0, 11.5},  // small
+                         at::kDouble)
+                  .view({3, 5});
+  RoIAlignOptions o;
+  o.output_h = 3;
+  o.output_w = 4;
+  o.spatial_scale = 0.5;
+  o.sampling_ratio = 0;
+  auto w = at::randn({3, 2, 3, 4}, at::kDouble);
+  auto f = [&](const at::Tensor& in) { return (roi_align(in, rois, o) * w).sum(); };
+  auto xg = x.clone().requires_grad_(true);
+  f(xg).backward();
+  auto analytic = xg.grad();
+  // RoIAlign is piecewise linear in the input, so central differences are exact
+  // up to rounding.
+  auto numeric = at::zeros_like(x);
+  const double eps = 1e-6;
+  auto flat = x.view(-1);
+  auto nflat = numeric.view(-1);
+  for (int64_t i = 0; i < flat.numel(); ++i) {
+    auto xp = x.clone(), xm = x.clone();
+    xp.view(-1)[i] += eps;
+    xm.view(-1)[i] -= eps;
+    nflat[i] = (f(xp).item<double>() - f(xm).item<double>()) / (2 * eps);
+  }
+  EXPECT_LT(test::max_abs_diff(analytic, numeric), 1e-7);
+  EXPECT_GT(analytic.abs().sum().item<double>(), 0.0);
+}
+
+TEST(RoIAlign, EmptyRoIsGiveEmptyOutputAndZeroGradient) {
+  auto x = at::randn({1, 3, 5, 5}, at::kFloat).requires_grad_(true);
+  auto rois = at::zeros({0, 5}, at::kFloat);
+  auto y = roi_align(x, rois, RoIAlignOptions{});
+  EXPECT_EQ(y.sizes(), (std::vector<int64_t>{0, 3, 7, 7}));
+  y.sum().backward();
+  EXPECT_EQ(x.grad().abs().sum().item<float>(), 0.0f);
+}
+
+TEST(RoIAlign, RejectsBadInputs) {
+  auto x = at::randn({1, 3, 5, 5});
+  EXPECT_THROW(roi_align(x, at::zeros({2, 4}), RoIAlignOptions{}), c10::Error);
+  EXPECT_THROW(roi_align(x, at::zeros({2, 5}, at::kDouble), RoIAlignOptions{}), c10::Error);
+  auto bad_batch = at::tensor({1.0f, 0.f, 0.f, 2.f, 2.f}).view({1, 5});
+  EXPECT_THROW(roi_align(x, bad_batch, RoIAlignOptions{}), c10::Error);
+}
+
+TEST(MultiLevelRoIAlign, LevelRuleAndOutputMatchMmdet) {
+  auto d = load_fixture();
+  std::vector<at::Tensor> feats;
+  for (int l = 0; l < 4; ++l) feats.push_back(get(d, "mlvl.feat" + std::to_string(l)));
+  auto rois = get(d, "mlvl.rois");
+  auto lv = map_roi_levels(rois, 4);
+  EXPECT_TRUE(at::equal(lv, get(d, "mlvl.levels")));
+  // Spot-check the thresholds: sqrt(area) < 112 -> 0, < 224 -> 1, < 448 -> 2.
+  auto r = at::tensor({0.0, 0.0, 0.0, 111.9, 111.9, 0.0, 0.0, 0.0, 112.0, 112.0, 0.0, 0.0, 0.0,
+                       500.0, 500.0},
+                      at::kFloat)
+               .view({3, 5});
+  auto l2 = map_roi_levels(r, 4);
+  EXPECT_EQ(l2[0].item<int64_t>(), 0);
+  EXPECT_EQ(l2[1].item<int64_t>(), 1);
+  EXPECT_EQ(l2[2].item<int64_t>(), 3);
+
+  MultiLevelRoIAlignOptions o;
+  std::vector<at::Tensor> fg;
+  for (auto& f : feats) fg.push_back(f.clone().requires_grad_(true));
+  auto y = multi_level_roi_align(fg, rois, o);
+  EXPECT_LT(test::max_abs_diff(y, get(d, "mlvl.output")), 1e-12);
+  y.sum().backward();
+  for (int l = 0; l < 4; ++l) EXPECT_GT(fg[l].grad().abs().sum().item<double>(), 0.0) << l;
+  // No RoIs: [0,C,7,7].
+  auto e = multi_level_roi_align(feats, at::zeros({0, 5}, at::kDouble), o);
+  EXPECT_EQ(e.size(0), 0);
+  EXPECT_EQ(e.size(1), 3);
+}
+
+// CUDA kernel against the CPU kernel (skipped without a GPU build and device).
+TEST(RoIAlign, CudaMatchesCpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  auto d = load_fixture();
+  for (std::string name : {"feat_s2", "adaptive", "unaligned", "mask28", "empty"}) {
+    SCOPED_TRACE(name);
+    const std::string p = name + ".";
+    auto opt = case_options(d, p);
+    auto x = get(d, p + "input").to(at::kCUDA).requires_grad_(true);
+    auto rois = get(d, p + "rois").to(at::kCUDA);
+    auto y = roi_align(x, rois, opt);
+    EXPECT_LT(test::max_abs_diff(y.cpu(), get(d, p + "output")), 1e-12);
+    if (rois.size(0) > 0) {
+      y.backward(get(d, p + "grad_output").to(at::kCUDA));
+      EXPECT_LT(test::max_abs_diff(x.grad().cpu(), get(d, p + "grad_input")), 1e-10);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace instseg
