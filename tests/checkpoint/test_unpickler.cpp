@@ -52,9 +52,9 @@ TEST(PyValue, DictKeepsInsertionOrderAndReplacesInPlace) {
 
 TEST(PyValue, ReprLooksLikePython) {
   PyValue l = PyValue::list({PyValue::from_float(0.1), PyValue::from_float(2.0), PyValue::none(),
-                             PyValue::tuple({PyValue::from_bool(false)}), PyValue::bytes(std::string("a\x00'", 3)),
+                             PyValue::tuple({PyValue::from_bool(false)}), PyValue::bytes(std::string("a\x00'\t", 4)),
                              PyValue::str("it's\n")});
-  EXPECT_EQ(l.repr(), "[0.1, 2.0, None, (False,), b'a\\x00\\'', 'it\\'s\\n']");
+  EXPECT_EQ(l.repr(), "[0.1, 2.0, None, (False,), b'a\\x00\\'\\t', 'it\\'s\\n']");
   EXPECT_EQ(l.depth(), 2);
   EXPECT_EQ(PyValue::tensor(at::zeros({2, 3}, at::kHalf)).repr(), "tensor(shape=[2, 3], dtype=float16)");
 }

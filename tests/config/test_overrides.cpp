@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "common/test_util.h"
+
 namespace instseg {
 namespace {
 
@@ -105,6 +107,14 @@ TEST(Overrides, Errors) {
   // '=' inside the value is kept.
   apply_overrides(cfg, {"a.s=x=y"});
   EXPECT_EQ(cfg["a"]["s"], "x=y");
+}
+
+TEST(Overrides, LoadConfigWithOverrides) {
+  ConfigNode c = load_config_with_overrides(test::data_path("config/child.yaml"),
+                                            {"model.backbone.depth=34", "param_scheduler.0.milestones=[2,3]"});
+  EXPECT_EQ(c["model"]["backbone"]["depth"], 34);
+  EXPECT_EQ(c["model"]["backbone"]["base_channels"], 16);
+  EXPECT_EQ(c["param_scheduler"][0]["milestones"], J("[2, 3]"));
 }
 
 }  // namespace

@@ -97,6 +97,7 @@ int ckpt_loop(const std::string& work_dir) {
 int main(int argc, char** argv) {
   try {
     at::set_num_threads(1);
+    set_log_level(LogLevel::warning);  // keep the test output readable
     std::string mode = argc > 1 ? argv[1] : "";
     if (mode == "dist-train" && argc == 4) return dist_train(argv[2], std::stoi(argv[3]));
     if (mode == "ckpt-loop" && argc == 3) return ckpt_loop(argv[2]);

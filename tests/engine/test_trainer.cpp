@@ -3,6 +3,7 @@
 #include "common/test_util.h"
 #include "instseg/checkpoint/pth_reader.h"
 #include "instseg/checkpoint/state_dict.h"
+#include "instseg/core/log.h"
 #include "instseg/engine/tfevents.h"
 #include "tiny_model.h"
 
@@ -37,15 +38,15 @@ fs::path find_file(const fs::path& root, const std::string& prefix) {
   return {};
 }
 
-struct Run {
+struct TrainRun {
   TinyDetector model{nullptr};
   std::unique_ptr<Trainer> trainer;
   std::shared_ptr<LossRecorder> rec = std::make_shared<LossRecorder>();
 };
 
-Run make_run(const std::string& work_dir, const std::string& opt_type, double dropout,
+TrainRun make_run(const std::string& work_dir, const std::string& opt_type, double dropout,
              int64_t init_seed, TrainerOptions to) {
-  Run r;
+  TrainRun r;
   at::manual_seed(init_seed);
   r.model = TinyDetector(dropout);
   OptimizerOptions oo;
@@ -72,12 +73,15 @@ TEST(Trainer, LossFallsAndEvaluationReportsMetrics) {
   to.max_epochs = 3;
   to.clip_max_norm = 10.0;
   to.max_keep_ckpts = 2;
-  Run r = make_run(dir, "SGD", 0.0, 1, to);
+  TrainRun r = make_run(dir, "SGD", 0.0, 1, to);
+  const LogLevel level = log_level();
+  set_log_level(LogLevel::info);  // the log file is under test
   ToySource train(48, 4), val(24, 4, 0, 1, false);
   ToyEvaluator ev;
   r.trainer->set_train_data(&train);
   r.trainer->set_val(&val, &ev);
   r.trainer->train();
+  set_log_level(level);
 
   const auto& L = r.rec->losses;
   ASSERT_EQ(L.size(), 36u);  // 3 epochs x 12 iterations
@@ -143,7 +147,7 @@ TEST(Trainer, CheckpointLayoutForPython) {
   TrainerOptions to;
   to.max_epochs = 1;
   to.tensorboard = to.json_scalars = to.log_file = false;
-  Run r = make_run(dir, "AdamW", 0.0, 3, to);
+  TrainRun r = make_run(dir, "AdamW", 0.0, 3, to);
   ToySource train(8, 4);
   r.trainer->set_train_data(&train);
   r.trainer->train();
@@ -177,7 +181,7 @@ void exact_resume(const std::string& opt_type, double dropout) {
 
   const auto dir_a = test::temp_dir("resume_a");
   to.max_iters = N + M;
-  Run a = make_run(dir_a, opt_type, dropout, 7, to);
+  TrainRun a = make_run(dir_a, opt_type, dropout, 7, to);
   ToySource src_a(40, 4, 0, 1, true, 5);
   ToySource val_a(8, 4, 0, 1, false);
   ToyEvaluator ev_a;
@@ -188,7 +192,7 @@ void exact_resume(const std::string& opt_type, double dropout) {
 
   const auto dir_b = test::temp_dir("resume_b");
   to.max_iters = N;
-  Run b1 = make_run(dir_b, opt_type, dropout, 7, to);
+  TrainRun b1 = make_run(dir_b, opt_type, dropout, 7, to);
   ToySource src_b(40, 4, 0, 1, true, 5);
   ToySource val_b(8, 4, 0, 1, false);
   ToyEvaluator ev_b;
@@ -201,7 +205,7 @@ void exact_resume(const std::string& opt_type, double dropout) {
 
   to.max_iters = N + M;
   to.resume = "auto";
-  Run b2 = make_run(dir_b, opt_type, dropout, /*different init*/ 99, to);
+  TrainRun b2 = make_run(dir_b, opt_type, dropout, /*different init*/ 99, to);
   ToySource src_b2(40, 4, 0, 1, true, 5);
   b2.trainer->set_train_data(&src_b2);
   b2.trainer->set_val(&val_b, &ev_b);
@@ -226,7 +230,7 @@ TEST(Trainer, ResumeRejectsOtherModel) {
   TrainerOptions to;
   to.max_epochs = 1;
   to.tensorboard = to.json_scalars = to.log_file = false;
-  Run r = make_run(dir, "SGD", 0.0, 3, to);
+  TrainRun r = make_run(dir, "SGD", 0.0, 3, to);
   ToySource train(8, 4);
   r.trainer->set_train_data(&train);
   r.trainer->train();
@@ -255,6 +259,34 @@ TEST(Trainer, RequiresALossEntry) {
   Trainer t(model, build_optimizer(*model, oo), LrSchedule(), to);
   Batch b;
   EXPECT_THROW(t.run_step(b), c10::Error);
+}
+
+}  // namespace instseg
+
+namespace instseg {
+
+TEST(Trainer, CpuBf16AutocastTrains) {
+  const auto dir = test::temp_dir("trainer_bf16");
+  TrainerOptions to;
+  to.max_epochs = 2;
+  to.amp = AmpDtype::bf16;
+  to.checkpoint_interval = 0;
+  to.tensorboard = to.json_scalars = to.log_file = false;
+  TrainRun r = make_run(dir, "SGD", 0.0, 1, to);
+  ToySource train(24, 4);
+  r.trainer->set_train_data(&train);
+  r.trainer->train();
+  const auto& L = r.rec->losses;
+  ASSERT_EQ(L.size(), 12u);
+  for (double l : L) EXPECT_TRUE(std::isfinite(l));
+  EXPECT_LT(L.back(), L.front());
+  // Weights stay float32 (autocast casts per op only).
+  EXPECT_EQ(r.model->backbone->weight.scalar_type(), at::kFloat);
+  EXPECT_FALSE(autocast_enabled(c10::DeviceType::CPU));
+  // fp16 needs CUDA.
+  TrainerOptions bad = to;
+  bad.amp = AmpDtype::fp16;
+  EXPECT_THROW(make_run(dir, "SGD", 0.0, 1, bad), Error);
 }
 
 }  // namespace instseg

@@ -8,7 +8,9 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include <algorithm>
 #include <fstream>
+#include <random>
 
 namespace instseg {
 namespace {
@@ -151,6 +153,46 @@ TEST(Rle, IouMatchesPycocotools) {
   rle::Rle other = gt[4];
   other.h = h + 1;
   EXPECT_EQ(rle::iou({dt[0]}, {other}, {0})[0], -1.0);
+}
+
+// Random masks: bbox, area and IoU from runs equal the pixel-wise values.
+TEST(Rle, RandomMasksAgreeWithPixels) {
+  std::mt19937 rng(7);
+  for (int it = 0; it < 200; ++it) {
+    const int64_t h = 1 + rng() % 17, w = 1 + rng() % 13;
+    const int density = rng() % 4;  // 0: sparse ... 3: dense
+    std::vector<uint8_t> a(h * w), b(h * w);
+    for (auto& v : a) v = static_cast<int>(rng() % 4) < density;
+    for (auto& v : b) v = static_cast<int>(rng() % 4) < density;
+    const rle::Rle ra = rle::encode(a.data(), h, w), rb = rle::encode(b.data(), h, w);
+    int64_t xs = w, ys = h, xe = -1, ye = -1, inter = 0, uni = 0, area_a = 0;
+    for (int64_t y = 0; y < h; ++y)
+      for (int64_t x = 0; x < w; ++x) {
+        if (a[y * w + x]) {
+          xs = std::min(xs, x), xe = std::max(xe, x), ys = std::min(ys, y), ye = std::max(ye, y);
+          ++area_a;
+        }
+        inter += a[y * w + x] && b[y * w + x];
+        uni += a[y * w + x] || b[y * w + x];
+      }
+    EXPECT_EQ(rle::area(ra), static_cast<uint64_t>(area_a));
+    double bb[4];
+    rle::to_bbox(ra, bb);
+    if (area_a == 0) {
+      EXPECT_EQ(bb[2], 0);
+    } else {
+      EXPECT_EQ(bb[0], xs);
+      EXPECT_EQ(bb[1], ys);
+      EXPECT_EQ(bb[2], xe - xs + 1);
+      EXPECT_EQ(bb[3], ye - ys + 1);
+    }
+    const double o = rle::iou({ra}, {rb}, {0})[0];
+    EXPECT_DOUBLE_EQ(o, inter ? static_cast<double>(inter) / static_cast<double>(uni) : 0.0);
+    const rle::Rle u = rle::merge({ra, rb}, false), n = rle::merge({ra, rb}, true);
+    EXPECT_EQ(rle::area(u), static_cast<uint64_t>(uni));
+    EXPECT_EQ(rle::area(n), static_cast<uint64_t>(inter));
+    EXPECT_EQ(rle::from_string(rle::to_string(ra), h, w).counts, ra.counts);
+  }
 }
 
 TEST(Rle, MalformedStringsNamePosition) {

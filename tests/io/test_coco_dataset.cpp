@@ -186,3 +186,29 @@ TEST(CocoDataset, UnknownClassNameFails) {
 
 }  // namespace
 }  // namespace instseg
+
+namespace instseg {
+namespace {
+
+TEST(CocoDataset, DroppedSamplesAreRefetched) {
+  const std::string dir = test::make_toy_dataset(6);
+  CocoDatasetOptions o;
+  o.ann_file = dir + "/ann.json";
+  o.img_dir = dir + "/img";
+  RandomCropOptions c;  // 3x3 crops: most miss the box [2,3]-[12,11]
+  c.crop_h = 3;
+  c.crop_w = 3;
+  o.pipeline = {TransformSpec{c}};
+  const CocoDataset d(o);
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    const Sample s = d.get(seed % 6, seed);
+    EXPECT_EQ(s.image.cols, 3);
+    EXPECT_GE(s.num_instances(), 1u);
+    const Sample again = d.get(seed % 6, seed);  // reproducible
+    EXPECT_EQ(again.meta.image_id, s.meta.image_id);
+    EXPECT_EQ(again.boxes, s.boxes);
+  }
+}
+
+}  // namespace
+}  // namespace instseg

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <opencv2/imgproc.hpp>
 
+#include <cstdlib>
+#include <iostream>
 #include <random>
 
 namespace instseg {
@@ -24,7 +26,18 @@ at::Tensor cv_reference(const at::Tensor& src, int64_t out_h, int64_t out_w) {
   return at::from_blob(out.data, shape, at::kByte).clone();
 }
 
-int64_t count_diff(const at::Tensor& a, const at::Tensor& b) { return a.ne(b).sum().item<int64_t>(); }
+int64_t count_diff(const at::Tensor& a, const at::Tensor& b) {
+  at::Tensor ne = a.ne(b);
+  const int64_t n = ne.sum().item<int64_t>();
+  if (n > 0 && std::getenv("INSTSEG_RESIZE_DEBUG")) {
+    at::Tensor idx = ne.nonzero();
+    for (int64_t i = 0; i < std::min<int64_t>(idx.size(0), 5); ++i) {
+      auto r = idx[i];
+      std::cerr << "mismatch at " << r << " ours " << a.index({r[0], r[1]}) << " ref " << b.index({r[0], r[1]}) << "\n";
+    }
+  }
+  return n;
+}
 
 TEST(CvResize, HandComputedQuarter) {
   // Scale 1/4: output pixel = mean of source pixels 4d+1 and 4d+2 on both axes.

@@ -18,12 +18,14 @@ namespace {
 using test::norm_rel;
 
 // Every feature map / logit within relative error 1e-5 (norm-relative).
+double g_worst_rel = 0;  // worst norm-rel seen by expect_close (printed per test)
 void expect_close(const at::Tensor& got, const at::Tensor& want, double tol,
                   const std::string& what) {
   ASSERT_TRUE(got.defined()) << what;
   ASSERT_EQ(got.numel(), want.numel()) << what << ": " << got.sizes() << " vs " << want.sizes();
   auto g = got.reshape(want.sizes());
   double r = norm_rel(g, want);
+  g_worst_rel = std::max(g_worst_rel, r);
   EXPECT_LE(r, tol) << what << ": norm-rel " << r << ", max abs " << test::max_abs_diff(g, want);
 }
 
@@ -38,6 +40,10 @@ class QueryInstFixture : public ::testing::Test {
     (*model_)->set_capture(capture_);
     dets_ = new std::vector<Instances>((*model_)->predict(batch));
     (*model_)->set_capture(nullptr);
+  }
+  void SetUp() override { g_worst_rel = 0; }
+  void TearDown() override {
+    std::cout << "[ queryinst ] worst norm-rel in this test: " << g_worst_rel << "\n";
   }
   static void TearDownTestSuite() {
     delete model_;

@@ -14,6 +14,7 @@
 #include <torch/torch.h>
 
 #include <fstream>
+#include <iomanip>
 
 namespace instseg {
 namespace {
@@ -79,7 +80,7 @@ at::Tensor decode_rle(const std::string& s, int64_t h, int64_t w) {
       more = (c & 0x20) != 0;
       ++p;
       ++k;
-      if (!more && (c & 0x10)) x |= static_cast<int64_t>(-1) << (5 * k);
+      if (!more && (c & 0x10)) x |= -(static_cast<int64_t>(1) << (5 * k));  // sign-extend
     }
     if (cnts.size() > 2) x += cnts[cnts.size() - 2];
     cnts.push_back(x);
@@ -171,6 +172,29 @@ TEST(SOLOv2Fixture, PostProcessing) {
   EXPECT_LE(res[0].bboxes.select(1, 2).max().item<double>(), 480.0);
 }
 
+TEST(SOLOv2Fixture, BatchedImagesOfDifferentSizes) {
+  INSTSEG_REQUIRE_SHARED();
+  torch::NoGradGuard ng;
+  SOLOv2Options o = fixture_options();
+  TensorDict inter = load_state_dict(fx("intermediates.pt"));
+  SOLOv2HeadOutputs one = fixture_head_outputs(inter);
+  SOLOv2HeadOutputs two;  // the fixture image twice in one padded batch
+  for (int l = 0; l < 5; ++l) {
+    two.cls_preds.push_back(at::cat({one.cls_preds[l], one.cls_preds[l]}));
+    two.kernel_preds.push_back(at::cat({one.kernel_preds[l], one.kernel_preds[l]}));
+  }
+  two.mask_feats = at::cat({one.mask_feats, one.mask_feats});
+  ImageMeta small = fixture_meta();
+  small.img_h = 200, small.img_w = 300, small.ori_h = 100, small.ori_w = 150;
+  auto res = solov2_postprocess(two, {fixture_meta(), small}, o.mask_head);
+  ASSERT_EQ(res.size(), 2u);
+  expect_results_match(res[0]);
+  EXPECT_EQ(res[1].size(), 53);
+  EXPECT_TRUE(res[1].scores.equal(res[0].scores));
+  EXPECT_EQ(res[1].masks.sizes().vec(), (std::vector<int64_t>{53, 100, 150}));
+  EXPECT_LE(res[1].bboxes.select(1, 2).max().item<double>(), 150.0);
+}
+
 Batch fixture_batch(bool with_gt) {
   TensorDict inputs = load_state_dict(fx("inputs.pt"));
   Batch b;
@@ -221,7 +245,7 @@ TEST(SOLOv2Fixture, LossesAndGradients) {
     const double ours = losses.at(k).item<double>();
     const double ref = train.at(std::string("loss.") + k).item<double>();
     EXPECT_LE(std::abs(ours - ref) / std::abs(ref), 1e-4) << k << " " << ours << " vs " << ref;
-    std::cout << "[ solov2 ] " << k << " " << ours << " vs " << ref << "\n";
+    std::cout << std::setprecision(9) << "[ solov2 ] " << k << " " << ours << " vs " << ref << "\n";
   }
   (losses.at("loss_mask") + losses.at("loss_cls")).backward();
   TensorDict params;

@@ -32,7 +32,8 @@ TEST(SOLOv2Head, R50KeysAndShapesEqualMmdet) {
     for (auto s : shape) n *= s;
     head_params += n;
   }
-  SOLOv2Head head(SOLOv2HeadOptions{});  // defaults = solov2_r50_fpn_1x_coco
+  const SOLOv2HeadOptions r50;  // defaults = solov2_r50_fpn_1x_coco
+  SOLOv2Head head(r50);
   TensorDict sd = module_state_dict(*head);
   ASSERT_EQ(sd.size(), expected.size());
   int64_t ours = 0;
@@ -45,6 +46,24 @@ TEST(SOLOv2Head, R50KeysAndShapesEqualMmdet) {
   }
   EXPECT_EQ(ours, head_params);  // towers 18.08 M + mask features 1.66 M
   EXPECT_NEAR(static_cast<double>(ours), 19.74e6, 0.01e6);
+}
+
+TEST(SOLOv2Head, FullR50ModelKeysAndParameterCount) {
+  std::ifstream f(test::data_path("solov2/statedict_keys_solov2_r50_fpn_1x_coco.json"));
+  nlohmann::json j = nlohmann::json::parse(f);
+  const SOLOv2Options r50;  // ResNet-50 + FPN(256) + the R50 head
+  SOLOv2 model(r50);
+  TensorDict sd = module_state_dict(*model);
+  ASSERT_EQ(static_cast<int64_t>(sd.size()), j["num_keys"].get<int64_t>());
+  int64_t params = 0;
+  size_t i = 0;
+  for (const auto& [key, t] : sd) {
+    EXPECT_EQ(key, j["keys"][i]["key"].get<std::string>()) << "at position " << i;
+    EXPECT_EQ(t.sizes().vec(), j["keys"][i]["shape"].get<std::vector<int64_t>>()) << key;
+    ++i;
+  }
+  for (const auto& p : model->parameters(true)) params += p.numel();
+  EXPECT_EQ(params, j["num_params"].get<int64_t>());  // 46,592,912
 }
 
 TEST(SOLOv2Head, InitAndOfficialKeyRenames) {

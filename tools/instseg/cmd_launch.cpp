@@ -14,6 +14,7 @@ namespace instseg::cli {
 void add_launch_command(CLI::App& app) {
   struct Args {
     LaunchOptions o;
+    std::vector<std::string> command;
   };
   auto args = std::make_shared<Args>();
   args->o.master_port = 0;
@@ -31,11 +32,11 @@ void add_launch_command(CLI::App& app) {
   cmd->add_option("--timeout", args->o.timeout_s, "stop all processes after this many seconds (0: none)");
   cmd->footer("Everything after -- is the command each process runs, e.g.\n"
               "  instseg launch -n 8 -- train configs/solov2_r50_fpn_1x_coco.yaml --work-dir work_dirs/solov2");
-  cmd->prefix_command();
-  cmd->callback([args, cmd]() {
-    std::vector<std::string> rest = cmd->remaining();
-    if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
-    if (rest.empty()) throw CLI::ValidationError("launch", "no command after --");
+  // After "--" every argument (options included) belongs to the command.
+  cmd->add_option("command", args->command, "the instseg command each process runs (after --)")
+      ->required();
+  cmd->callback([args]() {
+    const std::vector<std::string>& rest = args->command;
     LaunchOptions o = args->o;
     o.argv.push_back(self_executable());
     o.argv.insert(o.argv.end(), rest.begin(), rest.end());

@@ -23,4 +23,20 @@ void add_launch_command(CLI::App& app);
 // pycocotools-exact COCO evaluation of a results file.
 void add_eval_command(CLI::App& app);
 
+// `instseg forward --config C --checkpoint K --input IN.pt [--gt GT.pt] --out OUT.pt`:
+// named intermediate tensors (and losses/gradients) for parity checks.
+void add_forward_command(CLI::App& app);
+
+// `instseg test CONFIG CKPT [--out results.json] [--show-dir DIR] [--cfg-options ...]`:
+// mmdet's tools/test.py: inference over test_dataloader + COCO metrics of test_evaluator.
+void add_test_command(CLI::App& app);
+
+// `instseg predict CONFIG CKPT INPUT... [--out-dir DIR] [--score-thr T]`: overlays and
+// a COCO results JSON for image files, directories and glob patterns.
+void add_predict_command(CLI::App& app);
+
+// `instseg train CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--device D] [--cfg-options ...]`:
+// mmdet's tools/train.py (distributed when WORLD_SIZE > 1).
+void add_train_command(CLI::App& app);
+
 }  // namespace instseg::cli

@@ -36,8 +36,12 @@ int main(int argc, char** argv) {
   // Subcommands, in the order `instseg --help` lists them.
   // (each helper adds its add_*_command call here)
   cli::add_inspect_command(app);
+  cli::add_forward_command(app);
+  cli::add_train_command(app);
   cli::add_launch_command(app);
   cli::add_eval_command(app);
+  cli::add_test_command(app);
+  cli::add_predict_command(app);
 
   try {
     app.parse(argc, argv);

@@ -86,8 +86,11 @@ uint64_t le(const std::string& b, size_t at, int bytes) {
 }
 
 // Record name without the archive folder ("data/0") -> CRC-32 from the central directory.
-std::map<std::string, uint32_t> zip_crcs(const std::string& path, uint64_t file_size) {
+// `found` tells whether the end-of-central-directory record was found (CRCs are only read
+// from non-zip64 directories).
+std::map<std::string, uint32_t> zip_crcs(const std::string& path, uint64_t file_size, bool* found) {
   std::map<std::string, uint32_t> out;
+  *found = false;
   std::ifstream in(path, std::ios::binary);
   uint64_t tail_n = std::min<uint64_t>(file_size, 22 + 65535);
   std::string tail(tail_n, '\0');
@@ -101,6 +104,7 @@ std::map<std::string, uint32_t> zip_crcs(const std::string& path, uint64_t file_
     }
   }
   if (eocd == std::string::npos) return out;
+  *found = true;
   uint64_t cd_size = le(tail, eocd + 12, 4), cd_offset = le(tail, eocd + 16, 4);
   if (cd_offset == 0xFFFFFFFFu || cd_size == 0xFFFFFFFFu || cd_offset + cd_size > file_size) return out;  // zip64
   std::string cd(cd_size, '\0');
@@ -118,6 +122,12 @@ std::map<std::string, uint32_t> zip_crcs(const std::string& path, uint64_t file_
 }
 
 PyValue read_zip(const std::string& path, uint64_t file_size) {
+  // Checked before PyTorchStreamReader sees the file: its constructor leaks miniz's buffers
+  // when it throws (LibTorch 1.13), and truncated files are the common failure.
+  bool found = false;
+  const std::map<std::string, uint32_t> crcs = zip_crcs(path, file_size, &found);
+  if (!found) fail("corrupted zip archive: no end-of-central-directory record; the file ends at byte ", file_size,
+                   " (truncated?)");
   std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
   try {
     reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
@@ -125,7 +135,6 @@ PyValue read_zip(const std::string& path, uint64_t file_size) {
     fail("corrupted zip archive: central directory or 'version' record unreadable (", error_text(e),
          ") at byte ", file_size, " (end of file)");
   }
-  const std::map<std::string, uint32_t> crcs = zip_crcs(path, file_size);
   auto record = [&](const std::string& name) {
     uint64_t offset = 0;
     std::tuple<at::DataPtr, size_t> rec;
@@ -268,16 +277,20 @@ PthFile read_pth(const std::string& path) {
   PthFile f;
   f.path = path;
   try {
-    std::string bytes = read_file(path);
-    if (bytes.size() >= 4 && std::memcmp(bytes.data(), "PK\x03\x04", 4) == 0) {
+    // The first bytes decide the format; only the legacy reader needs the whole file in memory.
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    if (!in) fail("cannot open file");
+    uint64_t size = static_cast<uint64_t>(in.tellg());
+    char head[4] = {0, 0, 0, 0};
+    in.seekg(0);
+    in.read(head, std::min<uint64_t>(size, 4));
+    in.close();
+    if (size >= 4 && std::memcmp(head, "PK\x03\x04", 4) == 0) {
       f.format = "zip";
-      uint64_t n = bytes.size();
-      bytes.clear();
-      bytes.shrink_to_fit();
-      f.root = read_zip(path, n);
-    } else if (!bytes.empty() && static_cast<unsigned char>(bytes[0]) == 0x80) {
+      f.root = read_zip(path, size);
+    } else if (size > 0 && static_cast<unsigned char>(head[0]) == 0x80) {
       f.format = "legacy";
-      f.root = read_legacy(bytes);
+      f.root = read_legacy(read_file(path));
     } else {
       fail("not a torch.save file (neither a zip archive nor a pickle) at byte 0");
     }

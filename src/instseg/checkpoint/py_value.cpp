@@ -87,6 +87,8 @@ std::string quote_bytes(const std::string& s) {
     if (c == '\\' || c == '\'') {
       out += '\\';
       out += static_cast<char>(c);
+    } else if (c == '\n' || c == '\t' || c == '\r') {
+      out += c == '\n' ? "\\n" : c == '\t' ? "\\t" : "\\r";
     } else if (c >= 0x20 && c < 0x7f) {
       out += static_cast<char>(c);
     } else {

@@ -176,6 +176,9 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 }
 
 std::string closest_key(const std::string& key, const std::vector<std::string>& candidates) {
+  // A likely typo: few edits for the length ("depht" -> "depth",
+  // "frozen_stage" -> "frozen_stages"); failing that, a name that the key is
+  // a prefix of, or that is a prefix of the key ("upsample" -> "upsample_cfg").
   std::string best;
   size_t best_d = std::numeric_limits<size_t>::max();
   for (const auto& c : candidates) {
@@ -185,14 +188,13 @@ std::string closest_key(const std::string& key, const std::vector<std::string>& 
       best = c;
     }
   }
-  if (best.empty()) return "";
-  // A likely typo: few edits for the length ("depht" -> "depth",
-  // "frozen_stage" -> "frozen_stages"), or one name a prefix of the other
-  // ("upsample" -> "upsample_cfg").
-  const size_t longer = std::max(key.size(), best.size());
-  const size_t shorter = std::min(key.size(), best.size());
-  const bool prefix = shorter >= 3 && (best.compare(0, key.size(), key) == 0 || key.compare(0, best.size(), best) == 0);
-  if (best_d * 3 <= longer + 3 || prefix) return best;
+  if (!best.empty() && best_d * 3 <= std::max(key.size(), best.size()) + 3) return best;
+  for (const auto& c : candidates) {
+    if (std::min(key.size(), c.size()) < 3) continue;
+    const bool prefix = c.size() >= key.size() ? c.compare(0, key.size(), key) == 0
+                                               : key.compare(0, c.size(), c) == 0;
+    if (prefix) return c;
+  }
   return "";
 }
 

@@ -63,7 +63,7 @@ struct ConfigValue<T, std::enable_if_t<std::is_integral<T>::value && !std::is_sa
     if (!v.is_number_integer()) type_error(path, "an integer", v);
     if (v.is_number_unsigned()) {
       auto u = v.get<uint64_t>();
-      if (u > static_cast<uint64_t>(std::numeric_limits<T>::max())) type_error(path, "a smaller integer", v);
+      if (u > static_cast<uint64_t>(std::numeric_limits<T>::max())) type_error(path, "an integer in range", v);
       return static_cast<T>(u);
     }
     auto x = v.get<int64_t>();

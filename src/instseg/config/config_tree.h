@@ -25,9 +25,9 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
-#include "instseg/core/check.h"  // instseg::Error
-
 #include <string>
+
+#include "instseg/core/check.h"  // instseg::Error
 
 namespace instseg {
 

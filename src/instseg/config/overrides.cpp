@@ -7,6 +7,7 @@
 #include <limits>
 #include <regex>
 
+#include "instseg/config/top_level.h"
 #include "instseg/core/check.h"
 
 namespace instseg {
@@ -197,6 +198,13 @@ void apply_overrides(ConfigNode& tree, const std::vector<std::string>& items) {
     auto [key, value] = parse_override(kv);
     apply_override(tree, key, value);
   }
+}
+
+ConfigNode load_config_with_overrides(const std::string& path, const std::vector<std::string>& cfg_options) {
+  ConfigNode cfg = load_config(path);
+  apply_overrides(cfg, cfg_options);
+  check_top_level(cfg);
+  return cfg;
 }
 
 }  // namespace instseg

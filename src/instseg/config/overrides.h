@@ -36,4 +36,12 @@ void apply_override(ConfigNode& tree, const std::string& key, const ConfigNode& 
 // Parses and applies each "key=value" in order.
 void apply_overrides(ConfigNode& tree, const std::vector<std::string>& items);
 
+// What a CLI command does with `--config X --cfg-options k=v ...`:
+// load_config(X) (one level of _base_), apply_overrides, check_top_level (one
+// notice for ignored sections). With CLI11:
+//   std::vector<std::string> cfg_options;
+//   cmd->add_option("--cfg-options", cfg_options, "override config keys: a.b=1 c=[1,2]")->expected(0, -1);
+//   ConfigNode cfg = load_config_with_overrides(config_path, cfg_options);
+ConfigNode load_config_with_overrides(const std::string& path, const std::vector<std::string>& cfg_options);
+
 }  // namespace instseg

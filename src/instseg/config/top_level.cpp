@@ -18,6 +18,7 @@ const char* const kUsedTopLevelKeys[] = {
     "env_cfg",         "load_from",        "resume",         "launcher",        "log_level",
     "dataset_type",    "data_root",        "backend_args",   "train_pipeline",  "test_pipeline",
     "val_pipeline",    "max_epochs",       "max_iters",      "num_stages",      "num_proposals",
+    "default_hooks",
 };
 
 // Present in the fixtures' config.json; not a config section at all.

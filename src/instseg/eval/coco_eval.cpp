@@ -136,6 +136,7 @@ struct Scratch {
   std::vector<double> ious;        // [D x G], GT in input order
   std::vector<double> dbox, gbox;  // mask boxes for segm
   std::vector<uint8_t> gt_ig;      // per GT in sorted order
+  std::vector<uint8_t> crowd;      // per GT in sorted order
   std::vector<uint32_t> gtind;     // sorted position -> input position
   std::vector<int64_t> dtm, gtm;   // [T x D] gt ids, [T x G] dt ids
   std::vector<uint8_t> dtig;       // [T x D]
@@ -204,9 +205,11 @@ struct CocoEvaluator::State {
         if (ig == (pass == 1)) s.gtind.push_back(static_cast<uint32_t>(g));
       }
     s.gt_ig.resize(ng);
+    s.crowd.resize(ng);
     for (size_t g = 0; g < ng; ++g) {
       const EvalGt& gt = G[s.gl[s.gtind[g]]];
       s.gt_ig[g] = gt.iscrowd || gt.area < lo || gt.area > hi;
+      s.crowd[g] = gt.iscrowd;
     }
     s.dtm.assign(T * nd, 0);
     s.gtm.assign(T * ng, 0);
@@ -219,9 +222,8 @@ struct CocoEvaluator::State {
           int64_t m = -1;
           const double* row = &s.ious[d * ng];
           for (size_t g = 0; g < ng; ++g) {
-            const bool crowd = G[s.gl[s.gtind[g]]].iscrowd;
             // Already matched and not a crowd region: skip.
-            if (gtm[g] > 0 && !crowd) continue;
+            if (gtm[g] > 0 && !s.crowd[g]) continue;
             // Matched to a regular GT and reached the ignored ones: stop.
             if (m > -1 && s.gt_ig[m] == 0 && s.gt_ig[g] == 1) break;
             const double v = row[s.gtind[g]];
@@ -365,7 +367,8 @@ void CocoEvaluator::accumulate() {
   parallel_for(K, threads, [&](size_t k) {
     const auto& refs = by_k[k];
     if (refs.empty()) return;
-    // Concatenated detections of all images: (pair, rank within pair).
+    // All images' detections of this category, stably sorted by score (the
+    // concatenation order of E breaks ties, as np.argsort(kind='mergesort')).
     std::vector<uint32_t> pair_of, rank_of, order;
     std::vector<double> score;
     for (uint32_t r = 0; r < refs.size(); ++r)
@@ -374,50 +377,86 @@ void CocoEvaluator::accumulate() {
         rank_of.push_back(j);
         score.push_back(refs[r].im->scores[refs[r].pr->score_off + j]);
       }
-    order.resize(score.size());
-    for (uint32_t n = 0; n < order.size(); ++n) order[n] = n;
+    const size_t N = score.size();
+    order.resize(N);
+    for (uint32_t n = 0; n < N; ++n) order[n] = n;
     std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return score[a] > score[b]; });
-    std::vector<double> rc, pr, ss;
-    std::vector<uint32_t> sel;
+    // Flags gathered into sorted order once: F[(a*T + t)*N + q].
+    std::vector<uint8_t> F(A * T * N);
+    std::vector<uint32_t> rank_sorted(N);
+    std::vector<double> score_sorted(N);
+    for (size_t q = 0; q < N; ++q) {
+      const uint32_t n = order[q];
+      const Ref& rf = refs[pair_of[n]];
+      const uint8_t* f = rf.im->flags.data() + rf.pr->flag_off + rank_of[n];
+      const size_t D = rf.pr->D;
+      for (size_t at = 0; at < A * T; ++at) F[at * N + q] = f[at * D];
+      rank_sorted[q] = rank_of[n];
+      score_sorted[q] = score[n];
+    }
+    // Positions where the true-positive count goes up, with the false
+    // positives so far: precision can only peak there (between two of them it
+    // falls as fp grows), so the monotone envelope and the recall lookup only
+    // need these points. The doubles computed are the ones numpy computes.
+    struct Inc {
+      uint32_t q;     // position among the selected detections
+      uint32_t fp;    // false positives up to and including q
+      double pr, env; // precision at q, max precision from q on
+      double score;
+    };
+    std::vector<Inc> incs;
     for (size_t a = 0; a < A; ++a) {
       int64_t npig = 0;
       for (const auto& rf : refs) npig += rf.im->npig[rf.pr->npig_off + a];
       if (npig == 0) continue;
+      const double dnpig = static_cast<double>(npig);
       for (size_t m = 0; m < M; ++m) {
         const int64_t max_det = p_.max_dets[m];
-        sel.clear();
-        for (uint32_t n : order)
-          if (rank_of[n] < max_det) sel.push_back(n);
-        const size_t nd = sel.size();
         for (size_t t = 0; t < T; ++t) {
-          rc.resize(nd);
-          pr.resize(nd);
-          ss.resize(nd);
-          double tp = 0, fp = 0;
-          for (size_t q = 0; q < nd; ++q) {
-            const uint32_t n = sel[q];
-            const Ref& rf = refs[pair_of[n]];
-            const size_t D = rf.pr->D;
-            const uint8_t f = rf.im->flags[rf.pr->flag_off + (a * T + t) * D + rank_of[n]];
-            if (!(f & kIgnored)) {
-              if (f & kMatched)
-                tp += 1;
-              else
-                fp += 1;
+          const uint8_t* f = &F[(a * T + t) * N];
+          incs.clear();
+          uint32_t tp = 0, fp = 0, nd = 0;
+          double first_score = 0;
+          for (size_t q = 0; q < N; ++q) {
+            if (rank_sorted[q] >= max_det) continue;
+            if (nd == 0) first_score = score_sorted[q];
+            const uint8_t fl = f[q];
+            if (!(fl & kIgnored)) {
+              if (fl & kMatched) {
+                ++tp;
+                incs.push_back({nd, fp, 0.0, 0.0, score_sorted[q]});
+              } else {
+                ++fp;
+              }
             }
-            rc[q] = tp / static_cast<double>(npig);
-            pr[q] = tp / (fp + tp + eps);
-            ss[q] = score[n];
+            ++nd;
           }
-          recall_[((t * K + k) * A + a) * M + m] = nd ? rc[nd - 1] : 0.0;
-          for (size_t q = nd; q-- > 1;)
-            if (pr[q] > pr[q - 1]) pr[q - 1] = pr[q];
+          const size_t ridx = ((t * K + k) * A + a) * M + m;
+          recall_[ridx] = nd ? static_cast<double>(tp) / dnpig : 0.0;
+          // pr = tp / (fp + tp + eps), then the backward running max.
+          for (size_t i = incs.size(); i-- > 0;) {
+            const double tpd = static_cast<double>(i + 1);
+            incs[i].pr = tpd / (static_cast<double>(incs[i].fp) + tpd + eps);
+            incs[i].env = i + 1 < incs.size() ? std::max(incs[i].pr, incs[i + 1].env) : incs[i].pr;
+          }
+          // tp value at the first selected detection; rc takes every integer
+          // value from there up to tp.
+          const uint32_t tp0 = (!incs.empty() && incs[0].q == 0) ? 1 : 0;
           for (size_t r = 0; r < R; ++r) {
-            // np.searchsorted(rc, recThrs, side='left')
-            const size_t pi = static_cast<size_t>(std::lower_bound(rc.begin(), rc.end(), p_.rec_thrs[r]) - rc.begin());
             const size_t idx = (((t * R + r) * K + k) * A + a) * M + m;
-            if (pi >= nd) {
-              // pycocotools' try/except stops at the first out-of-range index.
+            // np.searchsorted(rc, recThrs[r], side='left'): the first position
+            // whose rc = v / npig >= thr, i.e. the smallest such v.
+            const double thr = p_.rec_thrs[r];
+            uint32_t lo = tp0, hi = tp + 1;  // search v in [tp0, tp]
+            while (lo < hi) {
+              const uint32_t mid = lo + (hi - lo) / 2;
+              if (static_cast<double>(mid) / dnpig >= thr)
+                hi = mid;
+              else
+                lo = mid + 1;
+            }
+            if (nd == 0 || lo > tp) {
+              // Past the end: pycocotools' try/except leaves the rest at 0.
               for (size_t r2 = r; r2 < R; ++r2) {
                 const size_t idx2 = (((t * R + r2) * K + k) * A + a) * M + m;
                 precision_[idx2] = 0.0;
@@ -425,8 +464,14 @@ void CocoEvaluator::accumulate() {
               }
               break;
             }
-            precision_[idx] = pr[pi];
-            scores_[idx] = ss[pi];
+            if (lo == 0) {
+              // Position 0 (not a true positive, so its own precision is 0).
+              precision_[idx] = incs.empty() ? 0.0 : std::max(0.0, incs[0].env);
+              scores_[idx] = first_score;
+            } else {
+              precision_[idx] = incs[lo - 1].env;
+              scores_[idx] = incs[lo - 1].score;
+            }
           }
         }
       }

@@ -169,10 +169,34 @@ void to_bbox(const Rle& r, double bb[4]) {
     bb[0] = bb[1] = bb[2] = bb[3] = 0;
     return;
   }
+  // (cx, cy) = (cc / h, cc % h) kept incrementally: a division only when a
+  // run crosses a column, not one per run.
+  uint32_t cx = 0;
+  uint64_t cy = 0;
   for (size_t j = 0; j < m; ++j) {
     cc += r.counts[j];
-    const uint32_t t = cc - static_cast<uint32_t>(j % 2);
-    const uint32_t y = t % h, x = (t - y) / h;
+    cy += r.counts[j];
+    if (cy >= h) {
+      const uint64_t q = cy / h;
+      cx += static_cast<uint32_t>(q);
+      cy -= q * h;
+    }
+    // t = cc - j % 2 (the last pixel of a foreground run), split as t % h and t / h.
+    uint32_t x, y;
+    if (j % 2 == 0) {
+      x = cx;
+      y = static_cast<uint32_t>(cy);
+    } else if (cy > 0) {
+      x = cx;
+      y = static_cast<uint32_t>(cy) - 1;
+    } else if (cc > 0) {
+      x = cx - 1;
+      y = h - 1;
+    } else {  // t wraps to 2^32 - 1 in maskApi.c's uint arithmetic
+      const uint32_t t = cc - 1;
+      y = t % h;
+      x = (t - y) / h;
+    }
     if (j % 2 == 0) {
       xp = x;
     } else if (xp < x) {

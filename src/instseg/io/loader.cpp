@@ -90,8 +90,9 @@ void DataLoader::stop_workers() {
   workers_.clear();
 }
 
-void DataLoader::set_epoch(int64_t epoch) {
+void DataLoader::set_epoch(int64_t epoch, int64_t skip) {
   INSTSEG_CHECK(epoch >= 0, "DataLoader: negative epoch");
+  INSTSEG_CHECK(skip >= 0, "DataLoader: negative skip");
   stop_workers();
   epoch_ = epoch;
   const auto indices = sampler_indices(dataset_->size(), opts_.shuffle, opts_.seed, epoch,
@@ -99,8 +100,8 @@ void DataLoader::set_epoch(int64_t epoch) {
   plan_ = batch_indices(indices, dataset_.get(), opts_.batch_size, opts_.drop_last,
                         opts_.aspect_ratio_grouping);
   stop_ = false;
-  next_task_ = 0;
-  consumed_ = 0;
+  next_task_ = std::min<int64_t>(skip, num_batches());
+  consumed_ = next_task_;
   ready_.clear();
   errors_.clear();
   for (int w = 0; w < opts_.num_workers; ++w) workers_.emplace_back([this] { worker_loop(); });

@@ -50,7 +50,9 @@ class DataLoader {
   DataLoader& operator=(const DataLoader&) = delete;
 
   // Starts epoch e (stops the current one). next() calls set_epoch(0) if needed.
-  void set_epoch(int64_t epoch);
+  // skip > 0 starts at batch `skip` of the epoch's plan (exact resume: the
+  // skipped batches are never built).
+  void set_epoch(int64_t epoch, int64_t skip = 0);
   // The next batch of the epoch, or nullopt at its end. Rethrows a worker's error.
   optional<Batch> next();
 

@@ -149,8 +149,9 @@ class ResultsSax : public nlohmann::json_sax<json> {
         break;
       }
       case Ctx::bbox:
-        if (f.count != 4) bad_field("bbox", str_cat("expected 4 numbers, got ", f.count));
-        out_.back().has_bbox = true;
+        // loadRes treats "bbox": [] as no bbox.
+        if (f.count != 4 && f.count != 0) bad_field("bbox", str_cat("expected 4 numbers, got ", f.count));
+        out_.back().has_bbox = f.count == 4;
         break;
       case Ctx::seg_dict:
         if (!seen_size_) bad_field("segmentation", "RLE without \"size\"");

@@ -19,6 +19,12 @@ class DetectorImpl : public torch::nn::Module {
   // Inference: one Instances per image, in the original image frame.
   virtual std::vector<Instances> predict(const Batch& batch) = 0;
 
+  // Backbone + neck only: the neck's outputs (P2, ...), recording
+  // backbone.c* / neck.p* when capturing. Models override it.
+  virtual std::vector<at::Tensor> extract_feat(const at::Tensor& images) {
+    TORCH_CHECK(false, "extract_feat is not implemented for this model");
+  }
+
   // When set, forward_train/predict record named intermediate tensors here
   // ("backbone.c2", "neck.p2", "solov2.cls_scores.0", ...) for
   // `instseg forward`. Not owned; nullptr (the default) records nothing.

@@ -30,8 +30,6 @@ inline int16_t round_to_short(float v) {
 
 inline uint8_t sat_u8(int v) { return static_cast<uint8_t>(std::min(255, std::max(0, v))); }
 
-inline int16_t sat_s16(int v) { return static_cast<int16_t>(std::min(32767, std::max(-32768, v))); }
-
 // The exact 2x downscale: cv2 switches INTER_LINEAR to its fast area path.
 void area_fast_2x(const uint8_t* src, int sh, int sw, int cn, uint8_t* dst, int dh, int dw) {
   const int sstep = sw * cn;
@@ -87,11 +85,6 @@ void linear_fixpt(const uint8_t* src, int sh, int sw, int cn, uint8_t* dst, int 
       }
     }
   };
-  // OpenCV's 128-bit SIMD body handles [0, n_simd): 16 elements per step, then
-  // one 8-element step while x < width - 8. The scalar tail handles the rest.
-  int n_simd = (width / 16) * 16;
-  if (n_simd < width - 8) n_simd += 8;
-
   std::vector<int> buf0(width), buf1(width);
   int row0 = -1, row1 = -1;  // rows currently held in buf0 / buf1
   for (int dy = 0; dy < dh; ++dy) {
@@ -114,16 +107,13 @@ void linear_fixpt(const uint8_t* src, int sh, int sw, int cn, uint8_t* dst, int 
     uint8_t* d = dst + static_cast<int64_t>(dy) * width;
     const int* s0 = buf0.data();
     const int* s1 = buf1.data();
-    for (int x = 0; x < n_simd; ++x) {
-      // v_mul_hi on int16 lanes of (S >> 4), then a rounding shift by 2.
-      const int t0 = (static_cast<int>(sat_s16(s0[x] >> 4)) * b0) >> 16;
-      const int t1 = (static_cast<int>(sat_s16(s1[x] >> 4)) * b1) >> 16;
-      const int16_t sum = static_cast<int16_t>(t0 + t1);
-      d[x] = sat_u8((sum + 2) >> 2);
-    }
-    for (int x = n_simd; x < width; ++x) {
-      const int64_t v = static_cast<int64_t>(s0[x]) * b0 + static_cast<int64_t>(s1[x]) * b1;
-      d[x] = sat_u8(static_cast<int>((v + (1 << (2 * kCoefBits - 1))) >> (2 * kCoefBits)));
+    // OpenCV's VResizeLinear specialisation for 8U uses the SIMD arithmetic
+    // (v_mul_hi of (S >> 4) by the 11-bit weights, rounding shift by 2) for
+    // every element, scalar tail included, not the exact (S0*b0 + S1*b1) >> 22.
+    for (int x = 0; x < width; ++x) {
+      const int t0 = (b0 * (s0[x] >> 4)) >> 16;
+      const int t1 = (b1 * (s1[x] >> 4)) >> 16;
+      d[x] = sat_u8((t0 + t1 + 2) >> 2);
     }
   }
 }

@@ -4,8 +4,8 @@
 //
 // cv2 does not compute bilinear weights in floating point for CV_8U: it uses
 // 11-bit fixed-point coefficients (INTER_RESIZE_COEF_BITS), an exact integer
-// horizontal pass, and a vertical pass whose SIMD body (16/8 output elements
-// at a time) rounds differently from its scalar tail. Exact 2x downscales are
+// horizontal pass, and a vertical pass that drops 4 + 16 low bits before its
+// rounding shift (its SIMD arithmetic, also used for the tail). Exact 2x downscales are
 // redirected to the "area fast" path (2x2 average with rounding). All of this
 // is reproduced here; tests/ops/test_resize.cpp checks it against OpenCV.
 #pragma once

@@ -38,7 +38,7 @@ class QueryInstImpl : public DetectorImpl {
   std::vector<Instances> predict(const Batch& batch) override;
 
   // P2..P5 [B,C,H/s,W/s] (captured as backbone.c2.., neck.p2..).
-  std::vector<at::Tensor> extract_feat(const at::Tensor& images);
+  std::vector<at::Tensor> extract_feat(const at::Tensor& images) override;
 
   const QueryInstOptions& options() const { return options_; }
 

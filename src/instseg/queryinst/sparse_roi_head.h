@@ -68,6 +68,8 @@ class SparseRoIHeadImpl : public torch::nn::Module {
   // Training: losses "s{s}.loss_cls|loss_bbox|loss_iou|loss_mask" and
   // "s{s}.pos_acc". proposals [B,N,4], features [B,N,E], imgs_whwh [B,1,4].
   // capture (optional) receives "queryinst.stage{s}.assigned_gt_inds" [B*N].
+  // As in mmdet, loss_cls is divided by (num_pos + float eps): a batch with no
+  // GT at all gets a very large class loss (mmdet behaviour, kept for parity).
   LossMap loss(const std::vector<at::Tensor>& feats, const at::Tensor& proposals,
                const at::Tensor& features, const at::Tensor& imgs_whwh,
                const std::vector<GtInstances>& gts, const std::vector<ImageMeta>& metas,

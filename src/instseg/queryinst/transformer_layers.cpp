@@ -52,10 +52,10 @@ at::Tensor MMCVMultiheadAttentionImpl::forward(const at::Tensor& x) { return x +
 
 FFNImpl::FFNImpl(int64_t embed_dims, int64_t feedforward_channels, int64_t num_fcs) {
   INSTSEG_CHECK(num_fcs >= 2, "FFN: num_fcs must be >= 2, got ", num_fcs);
-  layers = register_module("layers", torch::nn::Sequential());
+  layers = register_module("layers", torch::nn::ModuleList());
   int64_t in = embed_dims;
   for (int64_t i = 0; i < num_fcs - 1; ++i) {
-    torch::nn::Sequential block;
+    torch::nn::ModuleList block;
     block->push_back(torch::nn::Linear(in, feedforward_channels));
     block->push_back(torch::nn::ReLU());
     layers->push_back(block);
@@ -64,6 +64,14 @@ FFNImpl::FFNImpl(int64_t embed_dims, int64_t feedforward_channels, int64_t num_f
   layers->push_back(torch::nn::Linear(feedforward_channels, embed_dims));
 }
 
-at::Tensor FFNImpl::forward(const at::Tensor& x) { return x + layers->forward(x); }
+at::Tensor FFNImpl::forward(const at::Tensor& x) {
+  at::Tensor h = x;
+  const size_t n = layers->size();
+  for (size_t i = 0; i + 1 < n; ++i) {
+    auto block = layers->ptr(i)->as<torch::nn::ModuleList>();
+    h = at::relu(block->ptr(0)->as<torch::nn::Linear>()->forward(h));
+  }
+  return x + layers->ptr(n - 1)->as<torch::nn::Linear>()->forward(h);
+}
 
 }  // namespace instseg

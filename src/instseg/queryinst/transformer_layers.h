@@ -6,7 +6,7 @@
 //    residual: out = x + layers(x). Dropout is 0 in every config we support.
 #pragma once
 #include <torch/nn/module.h>
-#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
@@ -48,7 +48,8 @@ class FFNImpl : public torch::nn::Module {
   FFNImpl(int64_t embed_dims, int64_t feedforward_channels, int64_t num_fcs = 2);
   // x [..., E] -> x + layers(x).
   at::Tensor forward(const at::Tensor& x);
-  torch::nn::Sequential layers{nullptr};
+  // layers.<i> = ModuleList[Linear, ReLU] for i < num_fcs-1, then a Linear.
+  torch::nn::ModuleList layers{nullptr};
 };
 TORCH_MODULE(FFN);
 

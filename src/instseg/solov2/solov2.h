@@ -44,7 +44,7 @@ class SOLOv2Impl : public DetectorImpl {
   std::vector<Instances> predict(const Batch& batch) override;
 
   // backbone + neck: P2..P6.
-  std::vector<at::Tensor> extract_feat(const at::Tensor& images);
+  std::vector<at::Tensor> extract_feat(const at::Tensor& images) override;
 
   const SOLOv2Options& options() const { return options_; }
 

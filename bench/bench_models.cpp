@@ -1,0 +1,556 @@
+// Whole-model CPU inference benchmark: per-stage median milliseconds,
+// images/s and peak memory of SOLOv2 (R50, light-R18) and QueryInst (R50).
+// Plain main (not Google Benchmark): explicit warm-up, N timed repetitions,
+// medians. See docs/benchmarks/models.md for the method and results.
+//
+//   build/bench/bench_models                       # all models, fp32
+//   build/bench/bench_models --model solov2_light_r18 --reps 10 --warmup 3
+//   build/bench/bench_models --bf16                # + CPU bf16 autocast, side by side
+//
+// Stages are timed by calling the models' public submodules in the order
+// their predict() does (backbone -> neck -> head -> post-processing), on the
+// same input; predict() itself is timed separately in the same repetition.
+//
+// Weights are random (mmdet init). Timing barely depends on weight values
+// except in SOLOv2's post-processing, whose cost grows with the number of
+// (cell, class) candidates above score_thr: a fresh head scores everything
+// ~0.01, so nothing would pass. The benchmark therefore calibrates the bias
+// of class 0 of conv_cls so that exactly --candidates point-NMS survivors
+// exceed score_thr (class-0 weights are scaled up first so that its logits
+// vary over the grid), and predict() sees the same, realistic, workload.
+#include "instseg/core/threads.h"
+#include "instseg/engine/amp.h"
+#include "instseg/models/model.h"
+#include "instseg/queryinst/queryinst_postprocess.h"
+#include "instseg/solov2/solov2_postprocess.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
+#include <torch/utils.h>
+#include <torch/version.h>
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using namespace instseg;
+
+namespace {
+
+// ---------------------------------------------------------------- utilities
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+double minimum(const std::vector<double>& v) {
+  return v.empty() ? NAN : *std::min_element(v.begin(), v.end());
+}
+
+std::string read_first_line(const std::string& path) {
+  std::ifstream f(path);
+  std::string s;
+  std::getline(f, s);
+  return s;
+}
+
+std::string cpu_model_name() {
+  std::ifstream f("/proc/cpuinfo");
+  for (std::string line; std::getline(f, line);)
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "?";
+}
+
+// Peak resident set (VmHWM, KiB) of this process since the last reset_peak_rss();
+// falls back to getrusage's ru_maxrss (never reset) where /proc is unavailable.
+long peak_rss_kb() {
+  std::ifstream f("/proc/self/status");
+  for (std::string line; std::getline(f, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss;
+}
+
+// Linux >= 4.0: writing 5 to clear_refs resets VmHWM to the current RSS, so
+// each model's peak is its own even when several run in one process.
+bool reset_peak_rss() {
+  std::ofstream f("/proc/self/clear_refs");
+  if (!f) return false;
+  f << "5";
+  return static_cast<bool>(f.flush());
+}
+
+// The BLAS / oneDNN lines of LibTorch's build configuration.
+std::string torch_backend_summary() {
+  std::istringstream cfg(at::show_config());
+  std::string out;
+  for (std::string line; std::getline(cfg, line);) {
+    for (const char* key : {"BLAS_INFO", "USE_MKLDNN", "USE_OPENMP", "CPU capability"}) {
+      auto p = line.find(key);
+      if (p == std::string::npos) continue;
+      std::string s = line.substr(p);
+      if (s.size() > 60) s = s.substr(0, 60);
+      if (!out.empty()) out += "; ";
+      out += s;
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- options
+
+struct Args {
+  std::vector<std::string> models{"solov2_r50", "solov2_light_r18", "queryinst_r50"};
+  int reps = 5;
+  int warmup = 2;
+  int threads = 0;  // 0: all available CPUs
+  int batch = 1;
+  int64_t candidates = 300;           // SOLOv2: (cell, class) pairs above score_thr
+  std::vector<int64_t> post_sweep;    // SOLOv2: extra post-processing-only timings
+  bool bf16 = false;
+  uint64_t seed = 0;
+};
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, sep);)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+void usage(const char* argv0) {
+  std::printf(
+      "usage: %s [--model M[,M...]|all] [--reps N] [--warmup N] [--threads N] [--batch N]\n"
+      "          [--candidates N] [--post-sweep N,N,...] [--bf16] [--seed N]\n"
+      "models: solov2_r50 (1333x800, padded 1344x800), solov2_light_r18 (768x448),\n"
+      "        queryinst_r50 (1333x800, padded 1344x800)\n",
+      argv0);
+}
+
+Args parse_args(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string k = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::runtime_error("missing value after " + k);
+      return argv[++i];
+    };
+    if (k == "--model") {
+      std::string v = value();
+      if (v != "all") a.models = split(v, ',');
+    } else if (k == "--reps") {
+      a.reps = std::stoi(value());
+    } else if (k == "--warmup") {
+      a.warmup = std::stoi(value());
+    } else if (k == "--threads") {
+      a.threads = std::stoi(value());
+    } else if (k == "--batch") {
+      a.batch = std::stoi(value());
+    } else if (k == "--candidates") {
+      a.candidates = std::stoll(value());
+    } else if (k == "--post-sweep") {
+      for (const auto& s : split(value(), ',')) a.post_sweep.push_back(std::stoll(s));
+    } else if (k == "--bf16") {
+      a.bf16 = true;
+    } else if (k == "--seed") {
+      a.seed = std::stoull(value());
+    } else if (k == "-h" || k == "--help") {
+      usage(argv[0]);
+      std::exit(0);
+    } else {
+      throw std::runtime_error("unknown option " + k);
+    }
+  }
+  if (a.reps < 1 || a.warmup < 0 || a.batch < 1 || a.candidates < 0)
+    throw std::runtime_error("--reps and --batch must be >= 1, --warmup and --candidates >= 0");
+  return a;
+}
+
+// ---------------------------------------------------------------- models
+
+struct Variant {
+  std::string name;
+  ModelSpec spec;
+  int64_t img_w, img_h;  // img_shape (resized, unpadded); ori_shape = img_shape
+};
+
+int64_t pad32(int64_t v) { return (v + 31) / 32 * 32; }
+
+Variant make_variant(const std::string& name) {
+  Variant v;
+  v.name = name;
+  if (name == "solov2_r50") {
+    v.spec.kind = ModelKind::solov2;  // SOLOv2Options defaults = solov2_r50_fpn_1x_coco
+    v.img_w = 1333;
+    v.img_h = 800;
+  } else if (name == "solov2_light_r18") {
+    // mmdet solov2-light_r18_fpn_ms-3x_coco (test scale (768, 448)).
+    v.spec.kind = ModelKind::solov2;
+    SOLOv2Options& o = v.spec.solov2;
+    o.backbone.depth = 18;
+    o.neck.in_channels = {64, 128, 256, 512};
+    o.mask_head.stacked_convs = 2;
+    o.mask_head.feat_channels = 256;
+    o.mask_head.scale_ranges = {{1, 56}, {28, 112}, {56, 224}, {112, 448}, {224, 896}};
+    o.mask_head.mask_feature_head.out_channels = 128;
+    v.img_w = 768;
+    v.img_h = 448;
+  } else if (name == "queryinst_r50") {
+    v.spec.kind = ModelKind::queryinst;
+    v.spec.queryinst = queryinst_r50_fpn_options();
+    v.img_w = 1333;
+    v.img_h = 800;
+  } else {
+    throw std::runtime_error("unknown model '" + name + "'");
+  }
+  return v;
+}
+
+Batch make_batch(const Variant& v, int batch) {
+  const int64_t ph = pad32(v.img_h), pw = pad32(v.img_w);
+  Batch b;
+  // Normalised images ~ N(0, 1), zero padding as DetDataPreprocessor pads.
+  b.images = at::zeros({batch, 3, ph, pw});
+  b.images.slice(2, 0, v.img_h).slice(3, 0, v.img_w).normal_();
+  for (int i = 0; i < batch; ++i) {
+    ImageMeta m;
+    m.image_id = i;
+    m.ori_h = m.img_h = v.img_h;
+    m.ori_w = m.img_w = v.img_w;
+    m.pad_h = ph;
+    m.pad_w = pw;
+    b.metas.push_back(m);
+  }
+  return b;
+}
+
+// ---------------------------------------------------------------- timing
+
+// Stage name -> per-repetition milliseconds, in first-seen order.
+struct Timings {
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<double>> ms;
+  void add(const std::string& stage, double v) {
+    if (!ms.count(stage)) order.push_back(stage);
+    ms[stage].push_back(v);
+  }
+  double med(const std::string& stage) const {
+    auto it = ms.find(stage);
+    return it == ms.end() ? NAN : median(it->second);
+  }
+  double min(const std::string& stage) const {
+    auto it = ms.find(stage);
+    return it == ms.end() ? NAN : minimum(it->second);
+  }
+};
+
+// Times fn(); returns its result.
+template <typename F>
+auto timed(Timings* t, const std::string& stage, F&& fn) {
+  auto t0 = Clock::now();
+  auto r = fn();
+  if (t) t->add(stage, ms_since(t0));
+  return r;
+}
+
+// Number of detections over a batch's results.
+int64_t count_dets(const std::vector<Instances>& r) {
+  int64_t n = 0;
+  for (const auto& x : r) n += x.size();
+  return n;
+}
+
+// ---- SOLOv2
+
+// Makes exactly `target` point-NMS survivors of image 0 score above score_thr
+// (see the file comment). Returns the class-0 logit shift applied.
+void calibrate_solov2(SOLOv2Impl& m, const Batch& batch, int64_t target) {
+  torch::NoGradGuard ng;
+  auto& head = *m.mask_head;
+  const auto& o = head.options();
+  // Spread class 0's logits over the grid; the others keep the 0.01 prior.
+  head.conv_cls->weight[0].mul_(20.0);
+  SOLOv2HeadOutputs out = head.forward(m.extract_feat(batch.images.slice(0, 0, 1)));
+  std::vector<at::Tensor> kept;
+  for (const auto& c : out.cls_preds) {
+    at::Tensor s = c.select(1, 0).unsqueeze(1);  // [1,1,S,S] logits of class 0
+    // Same 2x2 point NMS as the post-processing (max commutes with a shift).
+    at::Tensor lm = at::max_pool2d(s, {2, 2}, {1, 1}, {1, 1}).slice(2, 0, -1).slice(3, 0, -1);
+    kept.push_back(s.masked_select(lm.eq(s)));
+  }
+  at::Tensor v = std::get<0>(at::cat(kept).sort(0, /*descending=*/true));
+  const int64_t n = v.size(0);
+  target = std::min(target, n);
+  // Place score_thr between the target-th and (target+1)-th largest logit.
+  const double hi = target > 0 ? v[target - 1].item<double>() : v[0].item<double>() + 1.0;
+  const double lo = target < n ? v[target].item<double>() : hi - 1.0;
+  const double thr_logit = std::log(o.test_cfg.score_thr / (1.0 - o.test_cfg.score_thr));
+  const double shift = thr_logit - 0.5 * (hi + lo);
+  head.conv_cls->bias[0].add_(shift);
+}
+
+// Backbone, neck, head, post-processing and predict() of one repetition.
+int64_t solov2_rep(SOLOv2Impl& m, const Batch& batch, Timings* t) {
+  auto c = timed(t, "backbone", [&] { return m.backbone->forward(batch.images); });
+  auto p = timed(t, "neck", [&] { return m.neck->forward(c); });
+  auto out = timed(t, "head (kernel + category + mask feature branches)",
+                   [&] { return m.mask_head->forward(p); });
+  // Aside row (not summed): the share of the unified mask feature branch.
+  auto mf = timed(t, "(of which: mask feature branch, timed alone)",
+                  [&] { return m.mask_head->mask_feature_head->forward(p); });
+  auto res = timed(t, "post-processing",
+                   [&] { return solov2_postprocess(out, batch.metas, m.mask_head->options()); });
+  auto res2 = timed(t, "predict()", [&] { return m.predict(batch); });
+  (void)mf;
+  (void)res2;
+  return count_dets(res);
+}
+
+// ---- QueryInst
+
+int64_t queryinst_rep(QueryInstImpl& m, const Batch& batch, Timings* t) {
+  auto& rh = *m.roi_head;
+  const auto& o = rh.options();
+  auto c = timed(t, "backbone", [&] { return m.backbone->forward(batch.images); });
+  auto p = timed(t, "neck", [&] { return m.neck->forward(c); });
+  std::vector<std::pair<int64_t, int64_t>> hw;
+  for (const auto& meta : batch.metas) hw.emplace_back(meta.img_h, meta.img_w);
+  auto props = timed(t, "proposals (embedding)", [&] { return m.rpn_head->forward(hw); });
+  at::Tensor boxes = props.bboxes, obj = props.features;
+  SparseStageOutput out;
+  for (int s = 0; s < o.num_stages; ++s) {
+    out = timed(t, "stage " + std::to_string(s) + " (RoIAlign + DII head)",
+                [&] { return rh.stage_forward(s, p, boxes, obj); });
+    obj = out.obj_feat;
+    boxes = out.bboxes;
+  }
+  const int64_t b = boxes.size(0), n = boxes.size(1);
+  at::Tensor mask_logits = timed(t, "mask head (RoIAlign + dynamic mask head)", [&] {
+    // [B,N,4] -> [B*N,5] RoIs with the image index first (as SparseRoIHead does).
+    auto idx = at::arange(b, boxes.options()).view({b, 1, 1}).expand({b, n, 1});
+    auto rois = at::cat({idx, boxes}, 2).view({b * n, 5});
+    return rh.mask_forward(o.num_stages - 1, p, rois, out.attn_feats.reshape({b * n, -1}));
+  });
+  auto res = timed(t, "post-processing", [&] {
+    std::vector<Instances> r;
+    for (int64_t i = 0; i < b; ++i)
+      r.push_back(queryinst_postprocess(out.cls_score[i], boxes[i], mask_logits.narrow(0, i * n, n),
+                                        batch.metas[i], o.max_per_img, o.mask_thr_binary));
+    return r;
+  });
+  auto res2 = timed(t, "predict()", [&] { return m.predict(batch); });
+  (void)res2;
+  return count_dets(res);
+}
+
+// ---------------------------------------------------------------- driver
+
+struct Result {
+  std::string model, input, precision;
+  int64_t params = 0;
+  Timings t;
+  int64_t detections = 0;
+  double peak_rss_mib = NAN;
+  std::string error;  // non-empty: the run failed (e.g. an op without bf16 support)
+};
+
+struct SweepRow {
+  int64_t candidates, detections;
+  double ms;
+};
+
+Result run_variant(const Args& a, const Variant& v, DetectorImpl& model, const Batch& batch, AmpDtype amp,
+                   const std::function<int64_t(Timings*)>& rep) {
+  Result r;
+  r.model = v.name;
+  r.input = std::to_string(pad32(v.img_w)) + "x" + std::to_string(pad32(v.img_h)) + " (img " +
+            std::to_string(v.img_w) + "x" + std::to_string(v.img_h) + ")";
+  r.precision = amp == AmpDtype::bf16 ? "bf16 autocast" : "fp32";
+  r.params = count_parameters(model);
+  reset_peak_rss();
+  try {
+    for (int i = 0; i < a.warmup + a.reps; ++i) {
+      AutocastGuard ac(c10::DeviceType::CPU, amp);
+      int64_t dets = rep(i < a.warmup ? nullptr : &r.t);
+      // torch.autocast drops its weight-cast cache when its context exits.
+      if (amp != AmpDtype::none) at::autocast::clear_cache();
+      r.detections = dets;
+    }
+  } catch (const std::exception& e) {
+    r.error = e.what();
+    auto nl = r.error.find('\n');
+    if (nl != std::string::npos) r.error = r.error.substr(0, nl);
+  }
+  r.peak_rss_mib = peak_rss_kb() / 1024.0;
+  return r;
+}
+
+std::vector<SweepRow> solov2_post_sweep(const Args& a, SOLOv2Impl& m, const Batch& batch) {
+  std::vector<SweepRow> rows;
+  if (a.post_sweep.empty()) return rows;
+  SOLOv2HeadOutputs out = m.mask_head->forward(m.extract_feat(batch.images));
+  const auto& o = m.mask_head->options();
+  const double thr_logit = std::log(o.test_cfg.score_thr / (1.0 - o.test_cfg.score_thr));
+  for (int64_t target : a.post_sweep) {
+    // Same calibration as calibrate_solov2, applied to a copy of the head outputs.
+    std::vector<at::Tensor> kept;
+    for (const auto& c : out.cls_preds) {
+      at::Tensor s = c.slice(0, 0, 1).select(1, 0).unsqueeze(1);
+      at::Tensor lm = at::max_pool2d(s, {2, 2}, {1, 1}, {1, 1}).slice(2, 0, -1).slice(3, 0, -1);
+      kept.push_back(s.masked_select(lm.eq(s)));
+    }
+    at::Tensor v = std::get<0>(at::cat(kept).sort(0, true));
+    const int64_t n = v.size(0), k = std::min(target, n);
+    const double hi = k > 0 ? v[k - 1].item<double>() : v[0].item<double>() + 1.0;
+    const double lo = k < n ? v[k].item<double>() : hi - 1.0;
+    SOLOv2HeadOutputs o2 = out;
+    for (auto& c : o2.cls_preds) {
+      c = c.clone();
+      c.select(1, 0).add_(thr_logit - 0.5 * (hi + lo));
+    }
+    std::vector<double> ms;
+    int64_t dets = 0;
+    for (int i = 0; i < a.warmup + a.reps; ++i) {
+      auto t0 = Clock::now();
+      dets = count_dets(solov2_postprocess(o2, batch.metas, o));
+      if (i >= a.warmup) ms.push_back(ms_since(t0));
+    }
+    rows.push_back({k, dets, median(ms)});
+  }
+  return rows;
+}
+
+void print_stage_table(const Result& fp, const Result* bf, int batch) {
+  std::printf("\n### %s, %s, batch %d\n\n", fp.model.c_str(), fp.input.c_str(), batch);
+  if (bf)
+    std::printf("| stage | fp32 median ms | fp32 min ms | %% of predict | bf16 median ms | fp32/bf16 |\n"
+                "|---|---:|---:|---:|---:|---:|\n");
+  else
+    std::printf("| stage | median ms | min ms | %% of predict |\n|---|---:|---:|---:|\n");
+  const double total = fp.t.med("predict()");
+  double sum = 0, sum_bf = 0;
+  auto row = [&](const std::string& name, double med, double mn, double bmed) {
+    std::printf("| %s | %.1f | %.1f | %.1f", name.c_str(), med, mn, 100.0 * med / total);
+    if (bf) std::printf(" | %.1f | %.2f", bmed, med / bmed);
+    std::printf(" |\n");
+  };
+  for (const auto& s : fp.t.order) {
+    if (s == "predict()") continue;
+    const bool aside = s[0] == '(';
+    double bmed = bf && bf->error.empty() ? bf->t.med(s) : NAN;
+    row(s, fp.t.med(s), fp.t.min(s), bmed);
+    if (!aside) {
+      sum += fp.t.med(s);
+      sum_bf += bmed;
+    }
+  }
+  if (bf) {
+    std::printf("| sum of stages | %.1f | | %.1f | %.1f | %.2f |\n", sum, 100.0 * sum / total, sum_bf,
+                sum / sum_bf);
+  } else {
+    std::printf("| sum of stages | %.1f | | %.1f |\n", sum, 100.0 * sum / total);
+  }
+  row("**predict()**", total, fp.t.min("predict()"), bf && bf->error.empty() ? bf->t.med("predict()") : NAN);
+  std::printf("\n%lld detections per repetition (batch total)", static_cast<long long>(fp.detections));
+  if (bf && !bf->error.empty()) std::printf("; bf16 run failed: %s", bf->error.c_str());
+  std::printf("\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args a;
+  try {
+    a = parse_args(argc, argv);
+    for (const auto& name : a.models) make_variant(name);  // validate names early
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_models: %s\n", e.what());
+    usage(argv[0]);
+    return 2;
+  }
+  const int threads = configure_threads(a.threads);
+  at::manual_seed(a.seed);
+
+  std::printf("# instseg model benchmark (CPU inference)\n\n");
+  std::printf("- CPU: %s, %d CPUs available; LibTorch %s, intra-op threads %d\n", cpu_model_name().c_str(),
+              available_cpus(), TORCH_VERSION, threads);
+  std::printf("- LibTorch build: %s\n", torch_backend_summary().c_str());
+  std::printf("- warm-up %d, timed repetitions %d (median and min reported), batch %d, eval mode, no grad\n",
+              a.warmup, a.reps, a.batch);
+  std::printf("- SOLOv2 post-processing workload: %lld (cell, class) candidates above score_thr per image\n",
+              static_cast<long long>(a.candidates));
+  std::printf("- load average at start: %s\n", read_first_line("/proc/loadavg").c_str());
+  std::fflush(stdout);
+
+  torch::NoGradGuard no_grad;
+  std::vector<std::pair<Result, Result>> results;  // (fp32, bf16 or empty)
+  std::vector<std::pair<std::string, std::vector<SweepRow>>> sweeps;
+  for (const auto& name : a.models) {
+    Variant v = make_variant(name);
+    Batch batch = make_batch(v, a.batch);
+    std::shared_ptr<DetectorImpl> model = build_model(v.spec);
+    model->eval();
+    std::function<int64_t(Timings*)> rep;
+    if (auto* s = dynamic_cast<SOLOv2Impl*>(model.get())) {
+      calibrate_solov2(*s, batch, a.candidates);
+      rep = [s, &batch](Timings* t) { return solov2_rep(*s, batch, t); };
+    } else if (auto* q = dynamic_cast<QueryInstImpl*>(model.get())) {
+      rep = [q, &batch](Timings* t) { return queryinst_rep(*q, batch, t); };
+    }
+    Result fp = run_variant(a, v, *model, batch, AmpDtype::none, rep);
+    Result bf;
+    if (a.bf16) bf = run_variant(a, v, *model, batch, AmpDtype::bf16, rep);
+    if (!fp.error.empty()) std::fprintf(stderr, "bench_models: %s failed: %s\n", name.c_str(), fp.error.c_str());
+    if (auto* s = dynamic_cast<SOLOv2Impl*>(model.get())) sweeps.emplace_back(name, solov2_post_sweep(a, *s, batch));
+    results.emplace_back(std::move(fp), std::move(bf));
+    model.reset();
+  }
+
+  std::printf("\n## Summary\n\n| model | input (padded) | params | precision | threads | batch | predict ms "
+              "(median) | images/s | peak RSS MiB |\n|---|---|---:|---|---:|---:|---:|---:|---:|\n");
+  for (const auto& pr : results) {
+    for (const Result* r : {&pr.first, &pr.second}) {
+      if (r->model.empty()) continue;
+      const double ms = r->error.empty() ? r->t.med("predict()") : NAN;
+      std::printf("| %s | %s | %.2f M | %s | %d | %d | %.1f | %.2f | %.0f |\n", r->model.c_str(), r->input.c_str(),
+                  r->params / 1e6, r->precision.c_str(), threads, a.batch, ms, 1000.0 * a.batch / ms,
+                  r->peak_rss_mib);
+    }
+  }
+  for (const auto& pr : results)
+    if (pr.first.error.empty()) print_stage_table(pr.first, pr.second.model.empty() ? nullptr : &pr.second, a.batch);
+  for (const auto& sw : sweeps) {
+    if (sw.second.empty()) continue;
+    std::printf("\n### %s post-processing vs candidates above score_thr (fp32)\n\n"
+                "| candidates | detections | post-processing ms (median) |\n|---:|---:|---:|\n",
+                sw.first.c_str());
+    for (const auto& r : sw.second)
+      std::printf("| %lld | %lld | %.1f |\n", static_cast<long long>(r.candidates),
+                  static_cast<long long>(r.detections), r.ms);
+  }
+  std::printf("\n- load average at end: %s\n", read_first_line("/proc/loadavg").c_str());
+  return 0;
+}

@@ -1,0 +1,126 @@
+#include "instseg/io/visualize.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <opencv2/imgproc.hpp>
+
+#include <set>
+
+#include "common/test_util.h"
+#include "instseg/core/check.h"
+#include "instseg/io/image.h"
+
+namespace instseg {
+namespace {
+
+// A 40x60 grey image with two square instances.
+struct Scene {
+  cv::Mat rgb{40, 60, CV_8UC3, cv::Scalar(100, 100, 100)};
+  Instances inst;
+  Scene() {
+    inst.labels = at::tensor({0, 1}, at::kLong);
+    inst.scores = at::tensor({0.9f, 0.6f});
+    inst.masks = at::zeros({2, 40, 60}, at::kByte);
+    inst.masks[0].slice(0, 20, 35).slice(1, 5, 25).fill_(1);   // y 20..34, x 5..24
+    inst.masks[1].slice(0, 22, 36).slice(1, 35, 55).fill_(1);  // y 22..35, x 35..54
+    inst.bboxes = at::tensor({5.f, 20.f, 25.f, 35.f, 35.f, 22.f, 55.f, 36.f}).view({2, 4});
+  }
+};
+
+TEST(Visualize, BlendsMasksAndKeepsSize) {
+  Scene s;
+  VisualizeOptions o;
+  o.draw_labels = false;
+  o.draw_contours = false;
+  cv::Mat out = draw_instances(s.rgb, s.inst, o);
+  ASSERT_EQ(out.rows, 40);
+  ASSERT_EQ(out.cols, 60);
+  ASSERT_EQ(out.type(), CV_8UC3);
+  // The input is untouched.
+  EXPECT_EQ(s.rgb.at<cv::Vec3b>(25, 10), cv::Vec3b(100, 100, 100));
+  // Outside every mask: unchanged. Inside: 0.5 * grey + 0.5 * colour (rank 0 = best score).
+  EXPECT_EQ(out.at<cv::Vec3b>(5, 5), cv::Vec3b(100, 100, 100));
+  const Rgb c0 = instance_color(0), c1 = instance_color(1);
+  for (int k = 0; k < 3; ++k) {
+    EXPECT_NEAR(out.at<cv::Vec3b>(25, 10)[k], 0.5 * 100 + 0.5 * c0[k], 1.0) << k;
+    EXPECT_NEAR(out.at<cv::Vec3b>(30, 40)[k], 0.5 * 100 + 0.5 * c1[k], 1.0) << k;
+  }
+  // Every pixel inside a mask differs from the input, every pixel outside is equal.
+  cv::Mat diff;
+  cv::absdiff(out, s.rgb, diff);
+  cv::Mat changed;
+  cv::cvtColor(diff, changed, cv::COLOR_RGB2GRAY);
+  const int masked = 15 * 20 + 14 * 20;
+  EXPECT_EQ(cv::countNonZero(changed), masked);
+}
+
+TEST(Visualize, ContoursLabelsAndThreshold) {
+  Scene s;
+  VisualizeOptions o;
+  o.class_names = {"cell", "nucleus"};
+  cv::Mat full = draw_instances(s.rgb, s.inst, o);
+  // The contour has the full colour at the mask's border.
+  const Rgb c0 = instance_color(0);
+  EXPECT_EQ(full.at<cv::Vec3b>(34, 15), cv::Vec3b(c0[0], c0[1], c0[2]));
+  // Tags add pixels outside the masks (above them).
+  VisualizeOptions plain = o;
+  plain.draw_labels = false;
+  cv::Mat no_tags = draw_instances(s.rgb, s.inst, plain);
+  cv::Mat diff;
+  cv::absdiff(full, no_tags, diff);
+  cv::cvtColor(diff, diff, cv::COLOR_RGB2GRAY);
+  EXPECT_GT(cv::countNonZero(diff(cv::Rect(0, 0, 60, 20))), 20);
+
+  EXPECT_EQ(instance_tag(o, 1, 0.6), "nucleus 0.60");
+  EXPECT_EQ(instance_tag(o, 5, 0.123), "class 5 0.12");
+
+  // score_thr drops the second instance: its area stays grey.
+  o.score_thr = 0.7;
+  cv::Mat thr = draw_instances(s.rgb, s.inst, o);
+  EXPECT_EQ(thr.at<cv::Vec3b>(30, 45), cv::Vec3b(100, 100, 100));
+  EXPECT_NE(thr.at<cv::Vec3b>(25, 10), cv::Vec3b(100, 100, 100));
+}
+
+TEST(Visualize, PaletteBoxesEmptyAndErrors) {
+  // Distinct colours for the first instances of the built-in palette.
+  std::set<Rgb> colours;
+  for (size_t i = 0; i < instance_palette_size(); ++i) colours.insert(instance_color(i));
+  EXPECT_EQ(colours.size(), instance_palette_size());
+  EXPECT_EQ(instance_color(instance_palette_size()), instance_color(0));
+
+  VisualizeOptions o;
+  o.palette = {{255, 0, 0}, {0, 0, 255}};
+  EXPECT_EQ(color_for(o, 1, 0), (Rgb{0, 0, 255}));  // class colour for the first instance
+  EXPECT_NE(color_for(o, 1, 1), color_for(o, 1, 0));  // varied for the next
+
+  // Box-only instances get rectangles.
+  Scene s;
+  Instances boxes = s.inst;
+  boxes.masks = at::Tensor();
+  o.draw_labels = false;
+  cv::Mat out = draw_instances(s.rgb, boxes, o);
+  EXPECT_EQ(out.at<cv::Vec3b>(20, 15), cv::Vec3b(255, 0, 0));  // top edge of box 0
+  EXPECT_EQ(out.at<cv::Vec3b>(27, 15), cv::Vec3b(100, 100, 100));  // inside, not filled
+
+  Instances none;
+  cv::Mat same = draw_instances(s.rgb, none, o);
+  EXPECT_EQ(cv::norm(same, s.rgb, cv::NORM_INF), 0.0);
+
+  Instances bad = s.inst;
+  bad.masks = at::zeros({2, 10, 10}, at::kByte);
+  EXPECT_THROW(draw_instances(s.rgb, bad, o), Error);
+}
+
+TEST(Visualize, SavePngRoundTrip) {
+  Scene s;
+  cv::Mat out = draw_instances(s.rgb, s.inst, VisualizeOptions{});
+  const std::string path = test::temp_dir("visualize") + "/sub/overlay.png";
+  save_png_rgb(path, out);
+  cv::Mat back = read_image_rgb(path);
+  ASSERT_EQ(back.size(), out.size());
+  EXPECT_EQ(cv::norm(back, out, cv::NORM_INF), 0.0);  // RGB order kept, lossless
+  EXPECT_THROW(save_png_rgb("/proc/definitely/not/here.png", out), Error);
+}
+
+}  // namespace
+}  // namespace instseg

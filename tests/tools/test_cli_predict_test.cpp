@@ -1,0 +1,257 @@
+// `instseg predict` and `instseg test` end to end: a tiny SOLOv2 config, a
+// checkpoint written by the test (random init with a raised classification
+// bias, so that every grid cell scores ~0.99 and the post-processing, RLE
+// encoding, evaluation and overlays all have instances to work on), and two
+// nuclei images of the repository's data/nuclei set.
+#include "common/test_util.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/grad_mode.h>
+#include <torch/utils.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "instseg/checkpoint/pth_writer.h"
+#include "instseg/checkpoint/state_dict.h"
+#include "instseg/config/build_model.h"
+#include "instseg/config/config_tree.h"
+#include "instseg/io/image.h"
+
+namespace instseg {
+namespace {
+namespace fs = std::filesystem;
+
+std::string run(const std::string& cmd, int* rc) {
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  *rc = pclose(p);
+  return out;
+}
+
+size_t count(const std::string& hay, const std::string& needle) {
+  size_t n = 0;
+  for (size_t pos = hay.find(needle); pos != std::string::npos; pos = hay.find(needle, pos + 1)) ++n;
+  return n;
+}
+
+std::string nuclei(const std::string& rel) { return std::string(INSTSEG_SOURCE_DIR) + "/data/nuclei/" + rel; }
+
+// Tiny SOLOv2 (ResNet-18 with 16 base channels, FPN 64, one class) with the
+// nuclei test set; the paths are filled in by the fixture.
+const char* kConfig = R"(model:
+  type: SOLOv2
+  data_preprocessor:
+    type: DetDataPreprocessor
+    mean: [123.675, 116.28, 103.53]
+    std: [58.395, 57.12, 57.375]
+    bgr_to_rgb: true
+    pad_mask: true
+    pad_size_divisor: 32
+  backbone: {type: ResNet, depth: 18, num_stages: 4, out_indices: [0, 1, 2, 3], frozen_stages: 1,
+             init_cfg: null, style: pytorch, base_channels: 16}
+  neck: {type: FPN, in_channels: [16, 32, 64, 128], out_channels: 64, start_level: 0, num_outs: 5}
+  mask_head:
+    type: SOLOV2Head
+    num_classes: 1
+    in_channels: 64
+    feat_channels: 64
+    stacked_convs: 2
+    strides: [8, 8, 16, 32, 32]
+    scale_ranges: [[1, 96], [48, 192], [96, 384], [192, 768], [384, 2048]]
+    pos_scale: 0.2
+    num_grids: [40, 36, 24, 16, 12]
+    cls_down_index: 0
+    mask_feature_head: {feat_channels: 64, start_level: 0, end_level: 3, out_channels: 64, mask_stride: 4,
+                        norm_cfg: {type: GN, num_groups: 32, requires_grad: true}, in_channels: 64}
+    loss_mask: {type: DiceLoss, use_sigmoid: true, loss_weight: 3.0}
+    loss_cls: {type: FocalLoss, use_sigmoid: true, gamma: 2.0, alpha: 0.25, loss_weight: 1.0}
+  test_cfg: {nms_pre: 100, score_thr: 0.1, mask_thr: 0.5, filter_thr: 0.05, kernel: gaussian, sigma: 2.0,
+             max_per_img: 20}
+test_dataloader:
+  batch_size: 2
+  num_workers: 1
+  persistent_workers: true
+  drop_last: false
+  sampler: {type: DefaultSampler, shuffle: false}
+  dataset:
+    type: CocoDataset
+    data_root: @DATA_ROOT@
+    ann_file: @ANN@
+    data_prefix: {img: images/}
+    metainfo: {classes: [nucleus]}
+    test_mode: true
+    pipeline:
+      - {type: LoadImageFromFile, backend_args: null}
+      - {type: Resize, scale: [320, 256], keep_ratio: true}
+      - {type: LoadAnnotations, with_bbox: true, with_mask: true}
+      - {type: PackDetInputs, meta_keys: [img_id, img_path, ori_shape, img_shape, scale_factor]}
+test_evaluator:
+  type: CocoMetric
+  ann_file: @ANN@
+  metric: [bbox, segm]
+  format_only: false
+default_hooks: {logger: {type: LoggerHook}}
+)";
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (size_t pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size()))
+    s.replace(pos, from.size(), to);
+  return s;
+}
+
+class CliPredictTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = test::temp_dir("cli_predict_test");
+    // Two images of val.json (ids 2 and 3: 348x524 and 161x519) and their annotations.
+    std::ifstream in(nuclei("annotations/val.json"));
+    const auto val = nlohmann::json::parse(in);
+    nlohmann::json sub = {{"images", nlohmann::json::array()},
+                          {"annotations", nlohmann::json::array()},
+                          {"categories", val["categories"]}};
+    for (const auto& im : val["images"])
+      if (im["id"] == 2 || im["id"] == 3) sub["images"].push_back(im);
+    for (const auto& a : val["annotations"])
+      if (a["image_id"] == 2 || a["image_id"] == 3) sub["annotations"].push_back(a);
+    ann_ = dir_ + "/subset.json";
+    std::ofstream(ann_) << sub.dump();
+    fs::create_directories(dir_ + "/imgs");
+    files_ = {sub["images"][0]["file_name"].get<std::string>(), sub["images"][1]["file_name"].get<std::string>()};
+    fs::copy_file(nuclei("images/" + files_[0]), dir_ + "/imgs/a.png");
+    fs::copy_file(nuclei("images/" + files_[1]), dir_ + "/imgs/b.png");
+
+    config_ = dir_ + "/solov2_tiny.yaml";
+    std::string text = replace_all(kConfig, "@DATA_ROOT@", nuclei(""));
+    std::ofstream(config_) << replace_all(text, "@ANN@", ann_);
+
+    // Random init, then every grid cell made a confident "nucleus".
+    torch::manual_seed(0);
+    auto model = build_model(model_spec_from(load_config(config_)));
+    TensorDict sd = module_state_dict(*model);
+    {
+      torch::NoGradGuard ng;
+      sd.at("mask_head.conv_cls.bias").fill_(5.0);
+    }
+    PyValue meta = PyValue::dict();
+    PyValue dataset_meta = PyValue::dict();
+    dataset_meta.dict_set(PyValue::str("classes"), PyValue::tuple({PyValue::str("nucleus")}));
+    meta.dict_set(PyValue::str("dataset_meta"), dataset_meta);
+    ckpt_ = dir_ + "/tiny.pth";
+    save_checkpoint(ckpt_, meta, sd);
+  }
+
+  static std::string cli() { return test::instseg_binary() + " --threads 2 "; }
+
+  static std::string dir_, ann_, config_, ckpt_;
+  static std::vector<std::string> files_;
+};
+std::string CliPredictTest::dir_, CliPredictTest::ann_, CliPredictTest::config_, CliPredictTest::ckpt_;
+std::vector<std::string> CliPredictTest::files_;
+
+TEST_F(CliPredictTest, PredictWritesOverlaysAndResults) {
+  ASSERT_TRUE(fs::exists(test::instseg_binary())) << test::instseg_binary();
+  const std::string out_dir = dir_ + "/pred";
+  int rc = -1;
+  // A directory (a.png, b.png) and a file again (a.png -> a_2.png).
+  const std::string out = run(cli() + "predict " + config_ + " " + ckpt_ + " " + dir_ + "/imgs " + dir_ +
+                                  "/imgs/a.png --out-dir " + out_dir + " --score-thr 0.05",
+                              &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("predict: 3 images"), std::string::npos) << out;
+  for (const char* name : {"a", "b", "a_2"}) {
+    const std::string png = out_dir + "/" + name + ".png";
+    ASSERT_TRUE(fs::exists(png)) << png << "\n" << out;
+  }
+  // Overlays have the input's size and differ from it (instances were drawn).
+  const cv::Mat orig = read_image_rgb(dir_ + "/imgs/a.png");
+  const cv::Mat over = read_image_rgb(out_dir + "/a.png");
+  ASSERT_EQ(orig.size(), over.size());
+  EXPECT_GT(cv::norm(orig, over, cv::NORM_L1), 0.0);
+
+  std::ifstream rf(out_dir + "/results.json");
+  const auto res = nlohmann::json::parse(rf);
+  ASSERT_TRUE(res.is_array());
+  ASSERT_FALSE(res.empty()) << "the raised cls bias should give detections";
+  std::set<int64_t> ids;
+  for (const auto& r : res) {
+    ids.insert(r["image_id"].get<int64_t>());
+    EXPECT_EQ(r["category_id"], 1);  // from the checkpoint's / config's class list, 1..C
+    EXPECT_GE(r["score"].get<double>(), 0.05);
+    EXPECT_TRUE(r.contains("segmentation"));
+    EXPECT_EQ(r["bbox"].size(), 4u);
+  }
+  EXPECT_EQ(ids, (std::set<int64_t>{0, 1, 2}));
+  std::ifstream jf(out_dir + "/images.json");
+  const auto images = nlohmann::json::parse(jf);
+  ASSERT_EQ(images.size(), 3u);
+  EXPECT_EQ(images[2]["overlay"], "a_2.png");
+  EXPECT_EQ(images[0]["width"], orig.cols);
+  EXPECT_EQ(images[0]["height"], orig.rows);
+
+  // A glob; a threshold above every score keeps nothing; no overlays.
+  const std::string out2 = run(cli() + "predict " + config_ + " " + ckpt_ + " '" + dir_ + "/imgs/*.png' --out-dir " +
+                                   dir_ + "/pred2 --score-thr 1.01 --no-overlays",
+                               &rc);
+  ASSERT_EQ(rc, 0) << out2;
+  EXPECT_NE(out2.find("predict: 2 images, 0 instances"), std::string::npos) << out2;
+  EXPECT_FALSE(fs::exists(dir_ + "/pred2/a.png"));
+
+  // Errors exit non-zero with the reason.
+  const std::string out3 = run(cli() + "predict " + config_ + " " + ckpt_ + " " + dir_ + "/nope.png", &rc);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out3.find("nope.png: no such file"), std::string::npos) << out3;
+}
+
+TEST_F(CliPredictTest, TestPrintsCocoMetrics) {
+  ASSERT_TRUE(fs::exists(test::instseg_binary())) << test::instseg_binary();
+  const std::string res = dir_ + "/test_results.json";
+  const std::string show = dir_ + "/show";
+  int rc = -1;
+  const std::string out = run(cli() + "test " + config_ + " " + ckpt_ + " --out " + res + " --show-dir " + show, &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(count(out, " Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = "), 2u) << out;
+  EXPECT_EQ(count(out, " Average Recall     (AR) @[ IoU=0.50:0.95 | area= large | maxDets=100 ] = "), 2u) << out;
+  EXPECT_NE(out.find("bbox_mAP_copypaste: "), std::string::npos) << out;
+  EXPECT_NE(out.find("segm_mAP_copypaste: "), std::string::npos) << out;
+  EXPECT_LT(out.find("bbox_mAP_copypaste: "), out.find("segm_mAP_copypaste: "));  // config order
+
+  std::ifstream rf(res);
+  const auto dets = nlohmann::json::parse(rf);
+  ASSERT_TRUE(dets.is_array());
+  ASSERT_FALSE(dets.empty());
+  for (const auto& d : dets) {
+    const int64_t id = d["image_id"].get<int64_t>();
+    EXPECT_TRUE(id == 2 || id == 3) << id;  // COCO image ids of the subset
+    EXPECT_EQ(d["category_id"], 1);
+    EXPECT_TRUE(d["segmentation"].contains("counts"));
+  }
+  EXPECT_TRUE(fs::exists(show + "/" + fs::path(files_[0]).stem().string() + ".png"));
+  EXPECT_TRUE(fs::exists(show + "/" + fs::path(files_[1]).stem().string() + ".png"));
+
+  // --batch-size and a segm-only metric via --cfg-options.
+  const std::string out2 =
+      run(cli() + "test " + config_ + " " + ckpt_ + " --batch-size 1 --cfg-options test_evaluator.metric=segm", &rc);
+  ASSERT_EQ(rc, 0) << out2;
+  EXPECT_EQ(out2.find("bbox_mAP_copypaste"), std::string::npos) << out2;
+  EXPECT_NE(out2.find("segm_mAP_copypaste: "), std::string::npos) << out2;
+
+  // A misspelt key in the data config is an error naming it.
+  const std::string out3 =
+      run(cli() + "test " + config_ + " " + ckpt_ + " --cfg-options test_dataloader.dataset.data_prefx.img=x", &rc);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out3.find("test_dataloader.dataset.data_prefx"), std::string::npos) << out3;
+}
+
+}  // namespace
+}  // namespace instseg

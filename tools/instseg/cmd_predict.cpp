@@ -1,0 +1,226 @@
+// `instseg predict CONFIG CKPT INPUT... [--out-dir DIR] [--score-thr T]`:
+// mmdetection's image demo for many images. INPUT is an image file, a
+// directory (its .jpg/.jpeg/.png/.bmp files, sorted, not recursive) or a glob
+// pattern (glob(3); quote it so the shell does not expand it). Each image goes
+// through the config's test pipeline (keep-ratio Resize to the test scale) and
+// the model's normalisation and padding, one image per batch. Writes
+// <out-dir>/<stem>.png overlays, <out-dir>/results.json (COCO results, image_id
+// = the image's index in the input order) and <out-dir>/images.json (the
+// index -> file table, as a COCO "images" list).
+#include "commands.h"
+#include "infer_util.h"
+
+#include "instseg/config/build_data.h"
+#include "instseg/core/log.h"
+#include "instseg/core/progress.h"
+#include "instseg/io/coco_json.h"
+#include "instseg/io/image.h"
+#include "instseg/io/results_json.h"
+#include "instseg/io/visualize.h"
+
+#include <glob.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <set>
+
+namespace instseg::cli {
+namespace fs = std::filesystem;
+namespace {
+
+struct PredictArgs {
+  std::string config, checkpoint, out_dir = "outputs", device = "auto";
+  std::vector<std::string> inputs, cfg_options;
+  double score_thr = 0.3;  // mmdet's demo default
+  bool no_overlays = false;
+};
+
+bool is_image_file(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
+}
+
+// Files, directories and glob patterns -> image files, in argument order.
+std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {
+  std::vector<std::string> files;
+  for (const std::string& in : inputs) {
+    std::error_code ec;
+    if (fs::is_directory(in, ec)) {
+      std::vector<std::string> found;
+      for (const auto& e : fs::directory_iterator(in))
+        if (e.is_regular_file() && is_image_file(e.path())) found.push_back(e.path().string());
+      std::sort(found.begin(), found.end());
+      if (found.empty()) log_warning("predict: ", in, ": no .jpg/.jpeg/.png/.bmp files in this directory");
+      files.insert(files.end(), found.begin(), found.end());
+    } else if (fs::is_regular_file(in, ec)) {
+      files.push_back(in);
+    } else if (in.find_first_of("*?[") != std::string::npos) {
+      glob_t g{};
+      const int rc = ::glob(in.c_str(), 0, nullptr, &g);  // sorted by glob
+      if (rc == GLOB_NOMATCH) {
+        globfree(&g);
+        fail("predict: ", in, ": no file matches this pattern");
+      }
+      if (rc != 0) {
+        globfree(&g);
+        fail("predict: ", in, ": glob failed (code ", rc, ")");
+      }
+      for (size_t i = 0; i < g.gl_pathc; ++i)
+        if (fs::is_regular_file(g.gl_pathv[i], ec)) files.push_back(g.gl_pathv[i]);
+      globfree(&g);
+    } else {
+      fail("predict: ", in, ": no such file or directory");
+    }
+  }
+  if (files.empty()) fail("predict: no input images");
+  return files;
+}
+
+// The class names and COCO category ids of the model's labels: names from
+// the test dataset's metainfo, else the checkpoint's meta, else the test
+// annotation file's categories (when it exists here); ids from that
+// annotation file when it exists, else 1..C.
+void classes_of(const InferenceModel& m, const std::vector<std::string>& cfg_classes, const std::string& ann_file,
+                std::vector<std::string>* names, std::vector<int64_t>* cat_ids) {
+  const int64_t C = model_num_classes(m.spec);
+  *names = !cfg_classes.empty() ? cfg_classes : m.ckpt_classes;
+  cat_ids->clear();
+  std::error_code ec;
+  if (!ann_file.empty() && fs::is_regular_file(ann_file, ec)) {
+    const CocoFile coco = load_coco_json(ann_file);
+    if (names->empty()) {
+      for (const auto& c : coco.categories) {
+        names->push_back(c.name);
+        cat_ids->push_back(c.id);
+      }
+    } else {
+      for (const auto& n : *names) {
+        auto it = std::find_if(coco.categories.begin(), coco.categories.end(),
+                               [&](const CocoCategory& c) { return c.name == n; });
+        if (it == coco.categories.end()) {
+          log_warning("predict: class '", n, "' is not a category of ", ann_file, ": category ids are 1..", C);
+          cat_ids->clear();
+          break;
+        }
+        cat_ids->push_back(it->id);
+      }
+    }
+  }
+  if (!names->empty() && static_cast<int64_t>(names->size()) != C)
+    log_warning("predict: ", names->size(), " class names for a model with ", C, " classes");
+  if (static_cast<int64_t>(cat_ids->size()) != C) {
+    cat_ids->clear();
+    for (int64_t i = 0; i < C; ++i) cat_ids->push_back(i + 1);
+  }
+}
+
+void run_predict(const PredictArgs& a) {
+  const std::vector<std::string> files = expand_inputs(a.inputs);
+  InferenceModel m = load_inference_model(a.config, a.checkpoint, a.cfg_options, a.device);
+
+  // The test pipeline: test_dataloader.dataset.pipeline, else test_pipeline, else Resize(1333, 800).
+  std::vector<TransformSpec> transforms = test_pipeline();
+  std::vector<std::string> cfg_classes;
+  std::vector<Rgb> palette;
+  std::string ann_file;
+  if (m.cfg.contains("test_dataloader") && !m.cfg["test_dataloader"].is_null()) {
+    const DataloaderSpec dl = dataloader_spec_from(m.cfg, "test_dataloader");
+    transforms = dl.dataset.coco.pipeline;
+    cfg_classes = dl.dataset.coco.classes;
+    palette = dl.dataset.palette;
+    ann_file = dl.dataset.coco.ann_file;
+  } else if (m.cfg.contains("test_pipeline") && !m.cfg["test_pipeline"].is_null()) {
+    transforms = pipeline_spec_from(m.cfg["test_pipeline"], "test_pipeline").transforms;
+  }
+  const Pipeline pipeline(transforms);
+
+  VisualizeOptions vo;
+  vo.score_thr = a.score_thr;
+  vo.palette = palette;
+  std::vector<int64_t> label_to_cat;
+  classes_of(m, cfg_classes, ann_file, &vo.class_names, &label_to_cat);
+
+  fs::create_directories(a.out_dir);
+  std::vector<CocoResult> results;
+  nlohmann::ordered_json images = nlohmann::ordered_json::array();
+  std::set<std::string> used_names;
+  ProgressBar bar(static_cast<int64_t>(files.size()), "predict");
+  for (size_t idx = 0; idx < files.size(); ++idx) {
+    const std::string& file = files[idx];
+    Sample s;
+    s.image = read_image_rgb(file);
+    s.meta.image_id = static_cast<int64_t>(idx);
+    s.meta.file = file;
+    s.meta.ori_h = s.meta.img_h = s.image.rows;
+    s.meta.ori_w = s.meta.img_w = s.image.cols;
+    const cv::Mat original = s.image;  // resize makes a new matrix
+    Rng rng(0);  // test pipelines are deterministic; a fixed seed keeps random ones reproducible
+    if (!pipeline(s, rng)) fail(file, ": the test pipeline dropped the image (RandomCrop in test_pipeline?)");
+
+    Instances det = filter_by_score(predict_samples(m, {s}).front(), a.score_thr);
+    append_results(det, label_to_cat, /*bbox_from_mask=*/false, &results);
+
+    // <stem>.png, or <stem>_<index>.png when two inputs share a stem.
+    std::string name = file_stem(file);
+    if (!used_names.insert(name).second) {
+      name += "_" + std::to_string(idx);
+      used_names.insert(name);
+    }
+    if (!a.no_overlays) save_png_rgb((fs::path(a.out_dir) / (name + ".png")).string(), draw_instances(original, det, vo));
+    images.push_back({{"id", static_cast<int64_t>(idx)},
+                      {"file_name", file},
+                      {"height", original.rows},
+                      {"width", original.cols},
+                      {"overlay", a.no_overlays ? std::string() : name + ".png"},
+                      {"num_instances", det.size()}});
+    log_info("predict: ", file, ": ", det.size(), " instances with score >= ", a.score_thr);
+    bar.update();
+  }
+  bar.finish();
+
+  const std::string res_path = (fs::path(a.out_dir) / "results.json").string();
+  save_results_json(res_path, results);
+  const std::string img_path = (fs::path(a.out_dir) / "images.json").string();
+  std::ofstream os(img_path);
+  if (!os) fail(img_path, ": cannot open for writing");
+  os << images.dump(1) << "\n";
+  if (!os) fail(img_path, ": write failed");
+  std::cout << "predict: " << files.size() << " images, " << results.size() << " instances; wrote " << res_path
+            << ", " << img_path << (a.no_overlays ? "" : " and the overlays") << " in " << a.out_dir << "\n"
+            << std::flush;
+}
+
+}  // namespace
+
+void add_predict_command(CLI::App& app) {
+  auto a = std::make_shared<PredictArgs>();
+  auto* cmd = app.add_subcommand("predict", "Run a checkpoint on images: overlay PNGs and a COCO results JSON");
+  cmd->add_option("config", a->config, "config file (.yaml / .json; mmdetection schema)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("checkpoint", a->checkpoint, "weights (.pth, mmdetection or instseg)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("inputs", a->inputs, "image files, directories or quoted glob patterns ('imgs/*.jpg')")
+      ->required()
+      ->expected(1, -1);
+  cmd->add_option("--out-dir", a->out_dir, "output directory")->capture_default_str();
+  cmd->add_option("--score-thr", a->score_thr, "drop instances scoring below this (mmdet demo default)")
+      ->capture_default_str();
+  cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_flag("--no-overlays", a->no_overlays, "write results.json only");
+  cmd->add_option("--cfg-options", a->cfg_options, "override config keys: model.test_cfg.score_thr=0.05 ...")
+      ->expected(0, -1);
+  cmd->footer("Example:\n  instseg predict configs/solov2_r50_fpn_1x_coco.yaml solov2.pth demo/ 'more/*.jpg' "
+              "--out-dir vis --score-thr 0.5");
+  cmd->callback([a]() { run_predict(*a); });
+}
+
+}  // namespace instseg::cli
