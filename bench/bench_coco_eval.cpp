@@ -17,6 +17,7 @@
 #include "instseg/io/results_json.h"
 
 #include <benchmark/benchmark.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <array>
@@ -171,7 +172,7 @@ void write_files(const std::string& dir) {
         for (size_t c = 0; c < g.mask.counts.size(); ++c) os << (c ? ", " : "") << g.mask.counts[c];
         os << "]}}";
       } else {
-        os << "\"" << rle::to_string(g.mask) << "\"}}";
+        os << nlohmann::json(rle::to_string(g.mask)).dump() << "}}";
       }
     }
     os << "]}\n";

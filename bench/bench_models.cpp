@@ -27,10 +27,21 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
+#include <ATen/record_function.h>
+#include <torch/nn/modules/normalization.h>
 #include <torch/utils.h>
 #include <torch/version.h>
 
 #include <sys/resource.h>
+
+// --profile uses LibTorch's legacy (non-Kineto) profiler, whose C++ API is
+// that of 1.13; on other versions the option reports itself unsupported.
+#if TORCH_VERSION_MAJOR < 2 && __has_include(<torch/csrc/autograd/profiler_legacy.h>)
+#include <torch/csrc/autograd/profiler_legacy.h>
+#define BENCH_HAVE_PROFILER 1
+#else
+#define BENCH_HAVE_PROFILER 0
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -40,6 +51,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -130,6 +142,7 @@ struct Args {
   int64_t candidates = 300;           // SOLOv2: (cell, class) pairs above score_thr
   std::vector<int64_t> post_sweep;    // SOLOv2: extra post-processing-only timings
   bool bf16 = false;
+  bool profile = false;  // operator breakdown of one extra repetition per model
   uint64_t seed = 0;
 };
 
@@ -144,7 +157,7 @@ std::vector<std::string> split(const std::string& s, char sep) {
 void usage(const char* argv0) {
   std::printf(
       "usage: %s [--model M[,M...]|all] [--reps N] [--warmup N] [--threads N] [--batch N]\n"
-      "          [--candidates N] [--post-sweep N,N,...] [--bf16] [--seed N]\n"
+      "          [--candidates N] [--post-sweep N,N,...] [--bf16] [--profile] [--seed N]\n"
       "models: solov2_r50 (1333x800, padded 1344x800), solov2_light_r18 (768x448),\n"
       "        queryinst_r50 (1333x800, padded 1344x800)\n",
       argv0);
@@ -175,6 +188,8 @@ Args parse_args(int argc, char** argv) {
       for (const auto& s : split(value(), ',')) a.post_sweep.push_back(std::stoll(s));
     } else if (k == "--bf16") {
       a.bf16 = true;
+    } else if (k == "--profile") {
+      a.profile = true;
     } else if (k == "--seed") {
       a.seed = std::stoull(value());
     } else if (k == "-h" || k == "--help") {
@@ -267,13 +282,21 @@ struct Timings {
   }
 };
 
-// Times fn(); returns its result.
+// Times fn() (a user scope of that name for --profile); returns its result.
+// Errors are rethrown with the stage's name.
 template <typename F>
 auto timed(Timings* t, const std::string& stage, F&& fn) {
+  RECORD_USER_SCOPE(stage);
   auto t0 = Clock::now();
-  auto r = fn();
-  if (t) t->add(stage, ms_since(t0));
-  return r;
+  try {
+    auto r = fn();
+    if (t) t->add(stage, ms_since(t0));
+    return r;
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    if (std::getenv("BENCH_FULL_ERRORS")) std::fprintf(stderr, "%s: %s\n", stage.c_str(), msg.c_str());
+    throw std::runtime_error(stage + ": " + msg.substr(0, msg.find('\n')));
+  }
 }
 
 // Number of detections over a batch's results.
@@ -368,6 +391,24 @@ int64_t queryinst_rep(QueryInstImpl& m, const Batch& batch, Timings* t) {
 
 // ---------------------------------------------------------------- driver
 
+// LibTorch 1.13's CPU GroupNorm kernel rejects a bf16 input with fp32 affine
+// parameters ("expected scalar type BFloat16 but found Float" from
+// native_group_norm), and 1.13's CPU autocast does not run group_norm in fp32,
+// so SOLOv2's GN layers fail under bf16 autocast. For the bf16 run the
+// benchmark stores the GroupNorm parameters in `dtype` (every GN input is a
+// conv output, hence bf16 under autocast) and restores fp32 afterwards.
+// Returns the number of GroupNorm modules converted.
+int set_group_norm_dtype(torch::nn::Module& model, at::ScalarType dtype) {
+  int n = 0;
+  for (const auto& m : model.modules(/*include_self=*/false)) {
+    if (auto* gn = dynamic_cast<torch::nn::GroupNormImpl*>(m.get())) {
+      gn->to(dtype);
+      ++n;
+    }
+  }
+  return n;
+}
+
 struct Result {
   std::string model, input, precision;
   int64_t params = 0;
@@ -376,6 +417,98 @@ struct Result {
   double peak_rss_mib = NAN;
   std::string error;  // non-empty: the run failed (e.g. an op without bf16 support)
 };
+
+// Operator breakdown of one repetition: per stage, the inclusive time of its
+// direct child operators (aten::conv2d, aten::upsample_bilinear2d, ...).
+struct Profile {
+  std::string precision;
+  std::vector<std::string> stages;
+  std::map<std::string, double> stage_ms;
+  std::map<std::string, std::map<std::string, double>> op_ms;
+  std::string error;
+};
+
+Profile profile_rep(const std::vector<std::string>& stages, AmpDtype amp,
+                    const std::function<int64_t(Timings*)>& rep) {
+  Profile p;
+  p.precision = amp == AmpDtype::bf16 ? "bf16 autocast" : "fp32";
+  p.stages = stages;
+#if BENCH_HAVE_PROFILER
+  namespace prof = torch::autograd::profiler;
+  namespace pimpl = torch::profiler::impl;
+  prof::thread_event_lists lists;
+  {
+    AutocastGuard ac(c10::DeviceType::CPU, amp);
+    prof::enableProfilerLegacy(pimpl::ProfilerConfig(pimpl::ProfilerState::CPU));
+    try {
+      rep(nullptr);
+    } catch (const std::exception& e) {
+      p.error = e.what();
+    }
+    lists = prof::disableProfilerLegacy();
+    if (amp != AmpDtype::none) at::autocast::clear_cache();
+  }
+  const std::set<std::string> known(stages.begin(), stages.end());
+  for (const auto& list : lists) {
+    std::vector<const prof::LegacyEvent*> stack;
+    std::string open_ranges;  // after a failure: the operator chain that threw
+    auto note_open = [&] {
+      if (p.error.empty() || stack.empty() || !known.count(stack[0]->name())) return;
+      std::string chain;
+      for (const auto* ev : stack) chain += std::string(chain.empty() ? "" : " > ") + ev->name();
+      open_ranges = chain;  // the chain at the last push: where it threw
+    };
+    for (const auto& e : list) {
+      if (e.kind() == prof::EventKind::PushRange) {
+        stack.push_back(&e);
+        note_open();
+      } else if (e.kind() == prof::EventKind::PopRange && !stack.empty()) {
+        const prof::LegacyEvent* b = stack.back();
+        stack.pop_back();
+        const double ms = b->cpuElapsedUs(e) / 1000.0;
+        if (stack.empty() && known.count(b->name())) {
+          p.stage_ms[b->name()] += ms;
+        } else if (stack.size() == 1 && known.count(stack[0]->name())) {
+          p.op_ms[stack[0]->name()][b->name()] += ms;
+        }
+      }
+    }
+    if (!open_ranges.empty()) p.error += " [last operator chain entered: " + open_ranges + "]";
+  }
+#else
+  (void)amp;
+  (void)rep;
+  p.error = "--profile needs LibTorch 1.13's legacy profiler API";
+#endif
+  return p;
+}
+
+void print_profile(const std::string& model, const Profile& p, int top) {
+  std::printf("\n### %s: operators of one profiled repetition (%s; inclusive ms, top %d per stage)\n\n", model.c_str(),
+              p.precision.c_str(), top);
+  if (!p.error.empty()) std::printf("The profiled repetition failed: %s\n\n", p.error.c_str());
+  std::printf("| stage | stage ms | operator | ms | %% of stage |\n|---|---:|---|---:|---:|\n");
+  for (const auto& st : p.stages) {
+    if (st == "predict()" || !p.stage_ms.count(st)) continue;
+    const double total = p.stage_ms.at(st);
+    std::vector<std::pair<double, std::string>> ops;
+    double covered = 0;
+    if (p.op_ms.count(st))
+      for (const auto& kv : p.op_ms.at(st)) ops.emplace_back(kv.second, kv.first);
+    std::sort(ops.rbegin(), ops.rend());
+    for (int i = 0; i < static_cast<int>(ops.size()) && i < top; ++i) {
+      char stage_ms[32] = "";
+      if (i == 0) std::snprintf(stage_ms, sizeof stage_ms, "%.1f", total);
+      std::printf("| %s | %s | %s | %.1f | %.0f |\n", i == 0 ? st.c_str() : "", stage_ms, ops[i].second.c_str(),
+                  ops[i].first, 100.0 * ops[i].first / total);
+      covered += ops[i].first;
+    }
+    if (ops.empty() && !p.error.empty()) continue;
+    if (ops.empty()) std::printf("| %s | %.1f | (no operators) | | |\n", st.c_str(), total);
+    else if (total - covered > 0.05 * total)
+      std::printf("| | | (rest) | %.1f | %.0f |\n", total - covered, 100.0 * (total - covered) / total);
+  }
+}
 
 struct SweepRow {
   int64_t candidates, detections;
@@ -460,7 +593,7 @@ void print_stage_table(const Result& fp, const Result* bf, int batch) {
   for (const auto& s : fp.t.order) {
     if (s == "predict()") continue;
     const bool aside = s[0] == '(';
-    double bmed = bf && bf->error.empty() ? bf->t.med(s) : NAN;
+    double bmed = bf ? bf->t.med(s) : NAN;  // NaN for stages a failed bf16 run never reached
     row(s, fp.t.med(s), fp.t.min(s), bmed);
     if (!aside) {
       sum += fp.t.med(s);
@@ -468,6 +601,7 @@ void print_stage_table(const Result& fp, const Result* bf, int batch) {
     }
   }
   if (bf) {
+    if (!bf->error.empty()) sum_bf = NAN;
     std::printf("| sum of stages | %.1f | | %.1f | %.1f | %.2f |\n", sum, 100.0 * sum / total, sum_bf,
                 sum / sum_bf);
   } else {
@@ -508,6 +642,8 @@ int main(int argc, char** argv) {
   torch::NoGradGuard no_grad;
   std::vector<std::pair<Result, Result>> results;  // (fp32, bf16 or empty)
   std::vector<std::pair<std::string, std::vector<SweepRow>>> sweeps;
+  std::vector<std::pair<std::string, Profile>> profiles;
+  std::vector<std::string> gn_converted;
   for (const auto& name : a.models) {
     Variant v = make_variant(name);
     Batch batch = make_batch(v, a.batch);
@@ -522,7 +658,14 @@ int main(int argc, char** argv) {
     }
     Result fp = run_variant(a, v, *model, batch, AmpDtype::none, rep);
     Result bf;
-    if (a.bf16) bf = run_variant(a, v, *model, batch, AmpDtype::bf16, rep);
+    if (a.profile && fp.error.empty()) profiles.emplace_back(name, profile_rep(fp.t.order, AmpDtype::none, rep));
+    if (a.bf16) {
+      const int gn = set_group_norm_dtype(*model, at::kBFloat16);
+      if (gn > 0) gn_converted.push_back(name + " (" + std::to_string(gn) + " GroupNorm layers)");
+      bf = run_variant(a, v, *model, batch, AmpDtype::bf16, rep);
+      if (a.profile) profiles.emplace_back(name, profile_rep(bf.t.order, AmpDtype::bf16, rep));
+      set_group_norm_dtype(*model, at::kFloat);
+    }
     if (!fp.error.empty()) std::fprintf(stderr, "bench_models: %s failed: %s\n", name.c_str(), fp.error.c_str());
     if (auto* s = dynamic_cast<SOLOv2Impl*>(model.get())) sweeps.emplace_back(name, solov2_post_sweep(a, *s, batch));
     results.emplace_back(std::move(fp), std::move(bf));
@@ -540,6 +683,12 @@ int main(int argc, char** argv) {
                   r->peak_rss_mib);
     }
   }
+  if (!gn_converted.empty()) {
+    std::printf("\nbf16 runs: GroupNorm affine parameters stored in bf16 (LibTorch 1.13's CPU GroupNorm rejects a "
+                "bf16 input with fp32 parameters under autocast):");
+    for (const auto& g : gn_converted) std::printf(" %s", g.c_str());
+    std::printf("\n");
+  }
   for (const auto& pr : results)
     if (pr.first.error.empty()) print_stage_table(pr.first, pr.second.model.empty() ? nullptr : &pr.second, a.batch);
   for (const auto& sw : sweeps) {
@@ -551,6 +700,7 @@ int main(int argc, char** argv) {
       std::printf("| %lld | %lld | %.1f |\n", static_cast<long long>(r.candidates),
                   static_cast<long long>(r.detections), r.ms);
   }
+  for (const auto& pr : profiles) print_profile(pr.first, pr.second, 8);
   std::printf("\n- load average at end: %s\n", read_first_line("/proc/loadavg").c_str());
   return 0;
 }

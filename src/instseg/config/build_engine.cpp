@@ -223,7 +223,7 @@ SchedulerSpec scheduler_spec_from(ConfigReader& r) {
     r.fail_key("convert_to_iter_based", "needs by_epoch=True");
   s.begin = r.get<int64_t>("begin", 0);
   s.end = r.get<int64_t>("end", kInfEnd);
-  if (s.end >= kInfEnd) s.end = kInfEnd;  // mmengine's INF (1e9) or larger
+  if (s.end >= 1000000000) s.end = kInfEnd;  // mmengine's INF = int(1e9): unbounded
   if (s.begin < 0) r.fail_key("begin", "must be >= 0, got ", s.begin);
   if (s.end <= s.begin) r.fail_key("end", "must exceed begin (", s.begin, "), got ", s.end);
   if (r.get<int64_t>("last_step", -1) != -1) r.fail_key("last_step", "only -1 is implemented");

@@ -381,55 +381,59 @@ void CocoEvaluator::accumulate() {
     order.resize(N);
     for (uint32_t n = 0; n < N; ++n) order[n] = n;
     std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return score[a] > score[b]; });
-    // Flags gathered into sorted order once: F[(a*T + t)*N + q].
-    std::vector<uint8_t> F(A * T * N);
-    std::vector<uint32_t> rank_sorted(N);
-    std::vector<double> score_sorted(N);
-    for (size_t q = 0; q < N; ++q) {
-      const uint32_t n = order[q];
-      const Ref& rf = refs[pair_of[n]];
-      const uint8_t* f = rf.im->flags.data() + rf.pr->flag_off + rank_of[n];
-      const size_t D = rf.pr->D;
-      for (size_t at = 0; at < A * T; ++at) F[at * N + q] = f[at * D];
-      rank_sorted[q] = rank_of[n];
-      score_sorted[q] = score[n];
-    }
     // Positions where the true-positive count goes up, with the false
     // positives so far: precision can only peak there (between two of them it
     // falls as fp grows), so the monotone envelope and the recall lookup only
     // need these points. The doubles computed are the ones numpy computes.
     struct Inc {
-      uint32_t q;     // position among the selected detections
-      uint32_t fp;    // false positives up to and including q
-      double pr, env; // precision at q, max precision from q on
+      uint32_t q;      // position among the selected detections
+      uint32_t fp;     // false positives up to and including q
+      double pr, env;  // precision at q, max precision from q on
       double score;
     };
     std::vector<Inc> incs;
-    for (size_t a = 0; a < A; ++a) {
-      int64_t npig = 0;
-      for (const auto& rf : refs) npig += rf.im->npig[rf.pr->npig_off + a];
-      if (npig == 0) continue;
-      const double dnpig = static_cast<double>(npig);
-      for (size_t m = 0; m < M; ++m) {
-        const int64_t max_det = p_.max_dets[m];
+    std::vector<int64_t> npig(A, 0);
+    for (size_t a = 0; a < A; ++a)
+      for (const auto& rf : refs) npig[a] += rf.im->npig[rf.pr->npig_off + a];
+    // Per maxDet: the selected detections (rank < maxDet) in sorted order,
+    // their flags gathered once into F[(a*T + t)*nd + q] so that every
+    // (area, threshold) pass below is a branch-light sequential scan.
+    std::vector<uint8_t> F;
+    std::vector<double> sel_score;
+    for (size_t m = 0; m < M; ++m) {
+      const int64_t max_det = p_.max_dets[m];
+      sel_score.clear();
+      std::vector<uint32_t> sel;
+      for (size_t q = 0; q < N; ++q)
+        if (rank_of[order[q]] < max_det) sel.push_back(order[q]);
+      const uint32_t nd = static_cast<uint32_t>(sel.size());
+      F.assign(A * T * nd, 0);
+      sel_score.resize(nd);
+      for (uint32_t q = 0; q < nd; ++q) {
+        const uint32_t n = sel[q];
+        const Ref& rf = refs[pair_of[n]];
+        const uint8_t* f = rf.im->flags.data() + rf.pr->flag_off + rank_of[n];
+        const size_t D = rf.pr->D;
+        for (size_t at = 0; at < A * T; ++at) F[at * nd + q] = f[at * D];
+        sel_score[q] = score[n];
+      }
+      for (size_t a = 0; a < A; ++a) {
+        if (npig[a] == 0) continue;
+        const double dnpig = static_cast<double>(npig[a]);
         for (size_t t = 0; t < T; ++t) {
-          const uint8_t* f = &F[(a * T + t) * N];
+          const uint8_t* f = &F[(a * T + t) * nd];
           incs.clear();
-          uint32_t tp = 0, fp = 0, nd = 0;
-          double first_score = 0;
-          for (size_t q = 0; q < N; ++q) {
-            if (rank_sorted[q] >= max_det) continue;
-            if (nd == 0) first_score = score_sorted[q];
+          uint32_t tp = 0, fp = 0;
+          const double first_score = nd ? sel_score[0] : 0.0;
+          for (uint32_t q = 0; q < nd; ++q) {
             const uint8_t fl = f[q];
-            if (!(fl & kIgnored)) {
-              if (fl & kMatched) {
-                ++tp;
-                incs.push_back({nd, fp, 0.0, 0.0, score_sorted[q]});
-              } else {
-                ++fp;
-              }
+            if (fl & kIgnored) continue;
+            if (fl & kMatched) {
+              ++tp;
+              incs.push_back({q, fp, 0.0, 0.0, sel_score[q]});
+            } else {
+              ++fp;
             }
-            ++nd;
           }
           const size_t ridx = ((t * K + k) * A + a) * M + m;
           recall_[ridx] = nd ? static_cast<double>(tp) / dnpig : 0.0;
@@ -530,105 +534,6 @@ void CocoEvaluator::accumulate() {
 std::array<double, 12> CocoEvaluator::stats() const {
   INSTSEG_CHECK(accumulated_, "CocoEvaluator::stats: call accumulate() first");
   return stats_;
-}
-
-std::string CocoEvaluator::summary_text() const {
-  INSTSEG_CHECK(accumulated_, "CocoEvaluator::summary_text: call accumulate() first");
-  struct Line {
-    bool ap;
-    const char* iou;
-    const char* area;
-    int64_t max_dets;
-  };
-  const auto& md = p_.max_dets;
-  const int64_t m0 = md[0], m1 = md.size() > 1 ? md[1] : -1, m2 = md.size() > 2 ? md[2] : -1;
-  char range[32];
-  std::snprintf(range, sizeof(range), "%0.2f:%0.2f", p_.iou_thrs.front(), p_.iou_thrs.back());
-  const Line lines[12] = {{true, range, "all", 100},    {true, "0.50", "all", m2},
-                          {true, "0.75", "all", m2},     {true, range, "small", m2},
-                          {true, range, "medium", m2},   {true, range, "large", m2},
-                          {false, range, "all", m0},     {false, range, "all", m1},
-                          {false, range, "all", m2},     {false, range, "small", m2},
-                          {false, range, "medium", m2},  {false, range, "large", m2}};
-  std::string out;
-  char buf[160];
-  for (int i = 0; i < 12; ++i) {
-    const Line& l = lines[i];
-    // ' {:<18} {} @[ IoU={:<9} | area={:>6s} | maxDets={:>3d} ] = {:0.3f}'
-    std::snprintf(buf, sizeof(buf), " %-18s %s @[ IoU=%-9s | area=%6s | maxDets=%3lld ] = %0.3f\n",
-                  l.ap ? "Average Precision" : "Average Recall", l.ap ? "(AP)" : "(AR)", l.iou, l.area,
-                  static_cast<long long>(l.max_dets), stats_[i]);
-    out += buf;
-  }
-  return out;
-}
-
-std::string CocoEvaluator::copypaste_line() const {
-  INSTSEG_CHECK(accumulated_, "CocoEvaluator::copypaste_line: call accumulate() first");
-  char buf[160];
-  std::snprintf(buf, sizeof(buf), "%s_mAP_copypaste: %.3f %.3f %.3f %.3f %.3f %.3f", iou_type_name(p_.iou_type),
-                stats_[0], stats_[1], stats_[2], stats_[3], stats_[4], stats_[5]);
-  return buf;
-}
-
-std::vector<CategoryAp> CocoEvaluator::per_category() const {
-  INSTSEG_CHECK(accumulated_, "CocoEvaluator::per_category: call accumulate() first");
-  const size_t T = p_.iou_thrs.size(), R = p_.rec_thrs.size(), K = s_->K, A = p_.area_rng.size(),
-               M = p_.max_dets.size();
-  // mmdet classwise: precisions[t, :, k, a, -1] over valid entries.
-  auto mean_over = [&](size_t k, size_t t0, size_t t1, size_t a) {
-    std::vector<double> v;
-    for (size_t t = t0; t < t1 && t < T; ++t)
-      for (size_t r = 0; r < R; ++r) {
-        const double x = precision_[(((t * R + r) * K + k) * A + a) * M + (M - 1)];
-        if (x > -1) v.push_back(x);
-      }
-    if (v.empty() || a >= A) return std::numeric_limits<double>::quiet_NaN();
-    return np_pairwise_sum(v.data(), static_cast<int64_t>(v.size())) / static_cast<double>(v.size());
-  };
-  std::vector<CategoryAp> out;
-  for (size_t k = 0; k < K; ++k) {
-    CategoryAp c;
-    c.category_id = p_.use_cats ? p_.cat_ids[k] : -1;
-    c.ap = mean_over(k, 0, T, 0);
-    c.ap50 = mean_over(k, 0, 1, 0);
-    c.ap75 = mean_over(k, 5, 6, 0);
-    c.ap_s = A > 1 ? mean_over(k, 0, T, 1) : NAN;
-    c.ap_m = A > 2 ? mean_over(k, 0, T, 2) : NAN;
-    c.ap_l = A > 3 ? mean_over(k, 0, T, 3) : NAN;
-    out.push_back(c);
-  }
-  return out;
-}
-
-std::string CocoEvaluator::per_category_table(const std::vector<std::string>& names) const {
-  const auto rows = per_category();
-  std::vector<std::string> label(rows.size());
-  size_t wn = 8;
-  for (size_t k = 0; k < rows.size(); ++k) {
-    label[k] = k < names.size() ? names[k] : std::to_string(rows[k].category_id);
-    wn = std::max(wn, label[k].size());
-  }
-  auto num = [](double v) {
-    if (std::isnan(v)) return std::string("nan");
-    char b[32];
-    std::snprintf(b, sizeof(b), "%.3f", v);
-    return std::string(b);
-  };
-  std::string out;
-  char buf[512];
-  std::snprintf(buf, sizeof(buf), "| %-*s | %-6s | %-6s | %-6s | %-6s | %-6s | %-6s |\n", static_cast<int>(wn),
-                "category", "mAP", "mAP_50", "mAP_75", "mAP_s", "mAP_m", "mAP_l");
-  out += buf;
-  out += "|" + std::string(wn + 2, '-') + "|--------|--------|--------|--------|--------|--------|\n";
-  for (size_t k = 0; k < rows.size(); ++k) {
-    const auto& r = rows[k];
-    std::snprintf(buf, sizeof(buf), "| %-*s | %-6s | %-6s | %-6s | %-6s | %-6s | %-6s |\n", static_cast<int>(wn),
-                  label[k].c_str(), num(r.ap).c_str(), num(r.ap50).c_str(), num(r.ap75).c_str(),
-                  num(r.ap_s).c_str(), num(r.ap_m).c_str(), num(r.ap_l).c_str());
-    out += buf;
-  }
-  return out;
 }
 
 std::vector<double> CocoEvaluator::ious(int64_t image_id, int64_t category_id) const {

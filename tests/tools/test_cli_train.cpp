@@ -1,0 +1,146 @@
+// `instseg train` end to end: the README's nuclei SOLOv2 config shrunk with
+// --cfg-options (two training images of data/nuclei at 128 px, batch 1, one
+// epoch), then `--resume` continuing to a second epoch from last_checkpoint.
+#include "common/test_util.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+namespace instseg {
+namespace {
+namespace fs = std::filesystem;
+
+std::string run(const std::string& cmd, int* rc) {
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  *rc = pclose(p);
+  return out;
+}
+
+std::string src(const std::string& rel) { return std::string(INSTSEG_SOURCE_DIR) + "/" + rel; }
+
+std::vector<std::string> lines_with(const std::string& text, const std::string& needle) {
+  std::vector<std::string> out;
+  std::istringstream is(text);
+  for (std::string line; std::getline(is, line);)
+    if (line.find(needle) != std::string::npos) out.push_back(line);
+  return out;
+}
+
+class CliTrainTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = test::temp_dir("cli_train");
+    // The two 256 x 256 training images with the fewest nuclei.
+    std::ifstream in(src("data/nuclei/annotations/train.json"));
+    const auto train = nlohmann::json::parse(in);
+    std::map<int64_t, int> count;
+    for (const auto& a : train["annotations"]) ++count[a["image_id"].get<int64_t>()];
+    std::vector<std::pair<int, int64_t>> small;
+    for (const auto& im : train["images"])
+      if (im["width"] == 256 && im["height"] == 256) small.emplace_back(count[im["id"].get<int64_t>()], im["id"]);
+    std::sort(small.begin(), small.end());
+    std::set<int64_t> keep{small.at(0).second, small.at(1).second};
+    nlohmann::json sub = {{"images", nlohmann::json::array()},
+                          {"annotations", nlohmann::json::array()},
+                          {"categories", train["categories"]}};
+    for (const auto& im : train["images"])
+      if (keep.count(im["id"].get<int64_t>())) sub["images"].push_back(im);
+    for (const auto& a : train["annotations"])
+      if (keep.count(a["image_id"].get<int64_t>())) sub["annotations"].push_back(a);
+    ann_ = dir_ + "/train2.json";
+    std::ofstream(ann_) << sub.dump();
+  }
+
+  // The shrunk command line (both loaders read the 2-image file).
+  static std::string command(const std::string& work_dir, int epochs, const std::string& extra = "") {
+    const std::string root = src("data/nuclei/");
+    std::string c = test::instseg_binary() + " --threads 2 train " + src("configs/solov2/solov2-light_r18_fpn_nuclei.yaml") +
+                    " --work-dir " + work_dir + " --device cpu " + extra + " --cfg-options";
+    for (const char* dl : {"train_dataloader", "val_dataloader"}) {
+      c += std::string(" ") + dl + ".dataset.data_root=" + root;
+      c += std::string(" ") + dl + ".dataset.ann_file=" + ann_;
+      c += std::string(" ") + dl + ".num_workers=0";
+      c += std::string(" ") + dl + ".batch_size=1";
+    }
+    c += " train_dataloader.dataset.pipeline.2.scales=[[128,128]]";
+    c += " val_dataloader.dataset.pipeline.1.scale=[128,128]";
+    c += " val_evaluator.ann_file=" + ann_;
+    c += " train_cfg.max_epochs=" + std::to_string(epochs) + " train_cfg.val_interval=1";
+    c += " param_scheduler.0.end=3 param_scheduler.1.end=" + std::to_string(epochs);
+    c += " default_hooks.logger.interval=1 default_hooks.checkpoint.interval=1";
+    return c;
+  }
+
+  static std::string dir_, ann_;
+};
+std::string CliTrainTest::dir_, CliTrainTest::ann_;
+
+// Every "Epoch(train)" line's losses parse as finite numbers.
+void expect_finite_losses(const std::string& log, size_t min_lines) {
+  const auto lines = lines_with(log, "Epoch(train)");
+  EXPECT_GE(lines.size(), min_lines) << log;
+  const std::regex loss_re("(loss[a-z_]*): ([-+0-9.eEinfa]+)");
+  for (const auto& l : lines) {
+    int n = 0;
+    for (std::sregex_iterator it(l.begin(), l.end(), loss_re), end; it != end; ++it, ++n)
+      EXPECT_TRUE(std::isfinite(std::stod((*it)[2].str()))) << l;
+    EXPECT_GE(n, 3) << "loss, loss_mask, loss_cls expected in: " << l;
+  }
+}
+
+TEST_F(CliTrainTest, TrainsEvaluatesCheckpointsAndResumes) {
+  ASSERT_TRUE(fs::exists(test::instseg_binary())) << test::instseg_binary();
+  const std::string wd = dir_ + "/work";
+  int rc = -1;
+  const std::string out1 = run(command(wd, 1), &rc);
+  ASSERT_EQ(rc, 0) << out1;
+  expect_finite_losses(out1, 2);  // logger interval 1, 2 iterations
+  EXPECT_NE(out1.find("Epoch(train) [1][2/2]"), std::string::npos) << out1;
+  // Validation: the COCO summary and mmdet's metric names.
+  EXPECT_NE(out1.find("Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ]"), std::string::npos)
+      << out1;
+  EXPECT_NE(out1.find("segm_mAP_copypaste:"), std::string::npos) << out1;
+  EXPECT_NE(out1.find("Epoch(val) [1][2/2]"), std::string::npos) << out1;
+  EXPECT_NE(out1.find("coco/segm_mAP: "), std::string::npos) << out1;
+  EXPECT_TRUE(fs::exists(wd + "/epoch_1.pth"));
+  EXPECT_TRUE(fs::exists(wd + "/last_checkpoint"));
+  EXPECT_TRUE(fs::exists(wd + "/solov2-light_r18_fpn_nuclei.yaml"));  // the resolved config
+  {
+    std::ifstream lc(wd + "/last_checkpoint");
+    std::string path;
+    std::getline(lc, path);
+    EXPECT_EQ(fs::path(path).filename(), "epoch_1.pth");
+  }
+
+  // --resume (no value): continues from last_checkpoint with a longer schedule.
+  const std::string out2 = run(command(wd, 2, "--resume"), &rc);
+  ASSERT_EQ(rc, 0) << out2;
+  EXPECT_NE(out2.find("resumed from"), std::string::npos) << out2;
+  EXPECT_NE(out2.find("epoch 1, iteration 2"), std::string::npos) << out2;
+  EXPECT_EQ(lines_with(out2, "Epoch(train) [1]").size(), 0u) << out2;  // epoch 1 is not repeated
+  EXPECT_NE(out2.find("Epoch(train) [2][2/2]"), std::string::npos) << out2;
+  expect_finite_losses(out2, 2);
+  EXPECT_TRUE(fs::exists(wd + "/epoch_2.pth"));
+
+  // A wrong key is reported with its dotted path, before any training.
+  const std::string out3 = run(command(dir_ + "/bad", 1) + " optim_wrapper.optimizer.momentun=0.9", &rc);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out3.find("optim_wrapper.optimizer.momentun"), std::string::npos) << out3;
+  EXPECT_FALSE(fs::exists(dir_ + "/bad/epoch_1.pth"));
+}
+
+}  // namespace
+}  // namespace instseg
