@@ -197,7 +197,7 @@ TEST(BuildEngine, SchedulersAndHooks) {
   EXPECT_EQ(to.checkpoint_interval_iters, 2000);
   EXPECT_EQ(to.max_keep_ckpts, 3);
 
-  c["param_scheduler"] = Y("[{type: ConstantLR, factor: 0.5, end: 3}]");
+  c["param_scheduler"] = Y("{l: [{type: ConstantLR, factor: 0.5, end: 3}]}")["l"];
   c["default_hooks"]["checkpoint"] = nullptr;  // checkpoint=None: no CheckpointHook
   e = engine_spec_from(c);
   EXPECT_EQ(e.schedulers[0].type, SchedulerSpec::Type::constant);

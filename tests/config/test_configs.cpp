@@ -87,7 +87,9 @@ TEST(Configs, LoadAndBuild) {
     const int64_t n = count_parameters(*model);
     std::printf("  %-80s %12lld parameters\n", rel(path).c_str(), static_cast<long long>(n));
     auto it = kExpectedParams.find(rel(path));
-    if (it != kExpectedParams.end()) EXPECT_EQ(n, it->second);
+    if (it != kExpectedParams.end()) {
+      EXPECT_EQ(n, it->second);
+    }
   }
 }
 

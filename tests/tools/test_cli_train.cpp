@@ -6,12 +6,15 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 
 namespace instseg {
@@ -84,6 +87,12 @@ class CliTrainTest : public ::testing::Test {
     return c;
   }
 
+  // Each run writes ~100 MB checkpoints: do not leave them in /tmp.
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
   static std::string dir_, ann_;
 };
 std::string CliTrainTest::dir_, CliTrainTest::ann_;
@@ -134,6 +143,19 @@ TEST_F(CliTrainTest, TrainsEvaluatesCheckpointsAndResumes) {
   EXPECT_NE(out2.find("Epoch(train) [2][2/2]"), std::string::npos) << out2;
   expect_finite_losses(out2, 2);
   EXPECT_TRUE(fs::exists(wd + "/epoch_2.pth"));
+
+  // Exact resume: the resumed epoch 2 logs the same losses as an uninterrupted 2-epoch run.
+  const std::string out4 = run(command(dir_ + "/straight", 2), &rc);
+  ASSERT_EQ(rc, 0) << out4;
+  const std::regex values_re("(loss[a-z_]*: [-+0-9.eE]+)");
+  auto epoch2_losses = [&](const std::string& log) {
+    std::string v;
+    for (const auto& l : lines_with(log, "Epoch(train) [2]"))
+      for (std::sregex_iterator it(l.begin(), l.end(), values_re), end; it != end; ++it) v += (*it)[1].str() + " ";
+    return v;
+  };
+  EXPECT_FALSE(epoch2_losses(out4).empty());
+  EXPECT_EQ(epoch2_losses(out2), epoch2_losses(out4));
 
   // A wrong key is reported with its dotted path, before any training.
   const std::string out3 = run(command(dir_ + "/bad", 1) + " optim_wrapper.optimizer.momentun=0.9", &rc);

@@ -61,8 +61,10 @@ void apply_cli_to_config(const TrainArgs& a, bool resume_given, ConfigNode* cfg)
     }
   }
   if (resume_given) {
+    // A bare --resume arrives as no value or as one empty string (CLI11).
+    const bool auto_resume = a.resume.empty() || a.resume.front().empty();
     c["resume"] = true;
-    c["load_from"] = a.resume.empty() ? ConfigNode() : ConfigNode(a.resume.front());
+    c["load_from"] = auto_resume ? ConfigNode() : ConfigNode(a.resume.front());
   }
 }
 
@@ -144,7 +146,7 @@ void run_train(const TrainArgs& a, bool resume_given) {
   const optional<std::string> load_from = string_or_null(cfg, "load_from");
   std::string resume_path;
   if (resume) {
-    resume_path = load_from ? *load_from : read_last_checkpoint(work_dir);
+    resume_path = load_from && !load_from->empty() ? *load_from : read_last_checkpoint(work_dir);
     if (resume_path.empty()) log_info("train: --resume: no last_checkpoint in ", work_dir, ", starting from scratch");
     else if (!fs::exists(resume_path)) fail("train: resume: checkpoint '", resume_path, "' does not exist");
   }
@@ -167,7 +169,7 @@ void run_train(const TrainArgs& a, bool resume_given) {
   // ---- model
   std::shared_ptr<DetectorImpl> model = build_model(spec);
   log_info("train: ", model_kind_name(spec.kind), " with ", count_parameters(*model), " parameters");
-  if (load_from && !resume) {
+  if (load_from && !load_from->empty() && !resume) {
     PthFile file = read_pth(*load_from);
     TensorDict weights = tensor_entries(find_weights(file.root), /*strip_module=*/true);
     const LoadReport rep = load_state_dict_into(*model, weights, /*strict=*/false);
