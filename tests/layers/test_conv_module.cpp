@@ -45,6 +45,24 @@ TEST(ConvModule, GroupNormIsNamedGn) {
   EXPECT_FALSE(s->bn.is_empty());
 }
 
+TEST(ConvModule, GroupNormRunsInFloat32ForBf16Input) {
+  // CPU bf16 autocast hands GN a bf16 tensor; LibTorch 1.13 rejects that with
+  // fp32 parameters, so ConvModule normalises in the parameters' dtype.
+  at::manual_seed(3);
+  ConvModule ref(ConvModuleOptions(4, 32, 1).norm("GN").num_groups(8));
+  ConvModule b(ConvModuleOptions(4, 32, 1).norm("GN").num_groups(8));
+  {
+    at::NoGradGuard g;
+    b->conv->weight.copy_(ref->conv->weight);
+  }
+  b->conv->to(at::kBFloat16);
+  auto x = at::randn({1, 4, 5, 6});
+  at::Tensor y;
+  ASSERT_NO_THROW(y = b->forward(x.to(at::kBFloat16)));
+  EXPECT_EQ(y.scalar_type(), at::kFloat);
+  EXPECT_LT(test::max_abs_diff(y, ref->forward(x)), 0.1);
+}
+
 TEST(ConvModule, ExplicitBiasWithNorm) {
   ConvModule m(ConvModuleOptions(4, 8, 3).norm("BN").bias(true));
   EXPECT_TRUE(m->with_bias());

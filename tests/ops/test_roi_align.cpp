@@ -175,6 +175,22 @@ TEST(MultiLevelRoIAlign, LevelRuleAndOutputMatchMmdet) {
 }
 
 // CUDA kernel against the CPU kernel (skipped without a GPU build and device).
+TEST(MultiLevelRoIAlign, ReducedPrecisionFeaturesPoolInFloat32) {
+  // Under autocast the features arrive as bf16: pooled in float32, close to
+  // pooling the float32 features.
+  at::manual_seed(5);
+  std::vector<at::Tensor> feats{at::randn({1, 3, 16, 16}), at::randn({1, 3, 8, 8})};
+  MultiLevelRoIAlignOptions o;
+  o.output_size = 3;
+  o.strides = {4, 8};
+  auto rois = at::tensor({0.0, 2.0, 3.0, 40.0, 50.0, 0.0, 1.0, 1.0, 20.0, 12.0}, at::kFloat).view({2, 5});
+  auto ref = multi_level_roi_align(feats, rois, o);
+  std::vector<at::Tensor> half{feats[0].to(at::kBFloat16), feats[1].to(at::kBFloat16)};
+  auto y = multi_level_roi_align(half, rois, o);
+  EXPECT_EQ(y.scalar_type(), at::kFloat);
+  EXPECT_LT(test::max_abs_diff(y, ref), 0.05);
+}
+
 TEST(RoIAlign, CudaMatchesCpu) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   auto d = load_fixture();

@@ -55,7 +55,12 @@ at::Tensor ConvModuleImpl::forward(const at::Tensor& x) {
                 "ConvModule: expected [N,", options_.in_channels(), ",H,W] input, got ", x.sizes());
   at::Tensor y = conv->forward(x);
   if (!bn.is_empty()) y = bn->forward(y);
-  if (!gn.is_empty()) y = gn->forward(y);
+  if (!gn.is_empty()) {
+    // LibTorch 1.13's CPU group_norm rejects a bf16/fp16 input with fp32
+    // parameters (CPU autocast leaves group_norm alone): normalise in fp32.
+    if (y.scalar_type() != gn->weight.scalar_type()) y = y.to(gn->weight.scalar_type());
+    y = gn->forward(y);
+  }
   if (relu_) y = at::relu(y);
   return y;
 }

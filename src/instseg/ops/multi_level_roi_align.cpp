@@ -25,7 +25,15 @@ at::Tensor multi_level_roi_align(const std::vector<at::Tensor>& feats, const at:
                 " strides");
   INSTSEG_CHECK(rois.dim() == 2 && rois.size(1) == 5,
                 "multi_level_roi_align: rois must be [K,5], got ", rois.sizes());
-  const auto& f0 = feats[0];
+  // The RoIAlign kernels are float32/float64: reduced-precision features
+  // (autocast) are pooled in float32.
+  std::vector<at::Tensor> fp_feats;
+  const bool reduced = feats[0].scalar_type() == at::kHalf || feats[0].scalar_type() == at::kBFloat16;
+  if (reduced) {
+    for (const auto& f : feats) fp_feats.push_back(f.to(at::kFloat));
+  }
+  const std::vector<at::Tensor>& fs = reduced ? fp_feats : feats;
+  const auto& f0 = fs[0];
   auto r = rois.detach().to(f0.scalar_type());
   const int64_t k = r.size(0), s = opt.output_size;
   RoIAlignOptions ra;
@@ -43,7 +51,7 @@ at::Tensor multi_level_roi_align(const std::vector<at::Tensor>& feats, const at:
     auto inds = (lvls == l).nonzero().squeeze(1);
     if (inds.numel() == 0) continue;
     ra.spatial_scale = 1.0 / opt.strides[l];
-    auto level_out = roi_align(feats[l], r.index_select(0, inds), ra);
+    auto level_out = roi_align(fs[l], r.index_select(0, inds), ra);
     out = out.index_put({inds}, level_out);
   }
   return out;

@@ -5,6 +5,7 @@
 #include "instseg/solov2/solov2_postprocess.h"
 
 #include <ATen/ATen.h>
+#include <torch/utils.h>
 
 namespace instseg {
 
@@ -43,6 +44,8 @@ LossMap SOLOv2Impl::forward_train(const Batch& batch) {
 }
 
 std::vector<Instances> SOLOv2Impl::predict(const Batch& batch) {
+  // Inference never needs the autograd graph (QueryInst's predict does the same).
+  torch::NoGradGuard no_grad;
   SOLOv2HeadOutputs out = run_head(batch);
   return solov2_postprocess(out, batch.metas, options_.mask_head);
 }
