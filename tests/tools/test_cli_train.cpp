@@ -118,10 +118,15 @@ TEST_F(CliTrainTest, TrainsEvaluatesCheckpointsAndResumes) {
   ASSERT_EQ(rc, 0) << out1;
   expect_finite_losses(out1, 2);  // logger interval 1, 2 iterations
   EXPECT_NE(out1.find("Epoch(train) [1][2/2]"), std::string::npos) << out1;
-  // Validation: the COCO summary and mmdet's metric names.
-  EXPECT_NE(out1.find("Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ]"), std::string::npos)
-      << out1;
-  EXPECT_NE(out1.find("segm_mAP_copypaste:"), std::string::npos) << out1;
+  // Validation: the COCO summary and mmdet's metric names. After two
+  // iterations from random weights the model may detect nothing at all; then,
+  // as mmdet's CocoMetric, the evaluator warns and reports zeros instead of a
+  // summary (the summary itself is covered by the `instseg test` CLI test).
+  if (out1.find("testing results of the whole dataset are empty") == std::string::npos) {
+    EXPECT_NE(out1.find("Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ]"), std::string::npos)
+        << out1;
+    EXPECT_NE(out1.find("segm_mAP_copypaste:"), std::string::npos) << out1;
+  }
   EXPECT_NE(out1.find("Epoch(val) [1][2/2]"), std::string::npos) << out1;
   EXPECT_NE(out1.find("coco/segm_mAP: "), std::string::npos) << out1;
   EXPECT_TRUE(fs::exists(wd + "/epoch_1.pth"));
