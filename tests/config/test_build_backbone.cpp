@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "config/config_test_util.h"
+
 #include <fstream>
 #include <sstream>
 
@@ -12,15 +14,7 @@
 namespace instseg {
 namespace {
 
-template <typename F>
-std::string error_of(F&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 ConfigNode J(const char* s) { return ConfigNode::parse(s); }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "config/config_test_util.h"
+
 #include <cmath>
 
 #include "instseg/config/overrides.h"
@@ -9,15 +11,7 @@
 namespace instseg {
 namespace {
 
-template <typename F>
-std::string error_of(F&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using test::error_of;
 
 ConfigNode Y(const std::string& s) { return parse_yaml_config(s, "test.yaml"); }
 

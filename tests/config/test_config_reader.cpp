@@ -2,18 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include "config/config_test_util.h"
+
 namespace instseg {
 namespace {
 
-template <typename F>
-std::string error_of(F&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 ConfigNode J(const char* s) { return ConfigNode::parse(s); }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "config/config_test_util.h"
+
 #include <cmath>
 #include <fstream>
 
@@ -13,15 +15,7 @@ namespace {
 std::string cfg_path(const std::string& name) { return test::data_path("config/" + name); }
 
 // The message of the instseg::Error `fn` throws ("" when it does not throw).
-template <typename F>
-std::string error_of(F&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 TEST(ConfigTree, YamlScalarsResolveLikePyYaml) {
   ConfigNode c = read_config_file(cfg_path("scalars.yaml"));

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "config/config_test_util.h"
+
 #include <cmath>
 
 #include "common/test_util.h"
@@ -9,15 +11,7 @@
 namespace instseg {
 namespace {
 
-template <typename F>
-std::string error_of(F&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 ConfigNode J(const char* s) { return ConfigNode::parse(s); }
 
