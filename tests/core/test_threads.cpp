@@ -3,13 +3,101 @@
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
-namespace instseg {
+#include <cstdlib>
+#include <optional>
+#include <string>
 
-TEST(Threads, ConfigureUsesRequestedOrMachineCount) {
-  EXPECT_GE(available_cpus(), 1);
-  EXPECT_EQ(configure_threads(1), 1);
-  EXPECT_EQ(at::get_num_threads(), 1);
-  EXPECT_EQ(configure_threads(0), available_cpus());
+namespace instseg {
+namespace {
+
+// Sets (or unsets, with nullptr) an environment variable for one scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = std::string(old);
+    if (value) ::setenv(name, value, 1);
+    else ::unsetenv(name);
+  }
+  ~ScopedEnv() {
+    if (old_) ::setenv(name_, old_->c_str(), 1);
+    else ::unsetenv(name_);
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+}  // namespace
+
+TEST(Threads, RequestedWinsOverEverything) {
+  const ThreadChoice c = choose_threads(3, "5", "2", 16);
+  EXPECT_EQ(c.threads, 3);
+  EXPECT_EQ(c.source, "--threads");
+}
+
+TEST(Threads, OmpNumThreadsWinsOverMachineAndLocalWorldSize) {
+  const ThreadChoice c = choose_threads(0, "5", "2", 16);
+  EXPECT_EQ(c.threads, 5);
+  EXPECT_EQ(c.source, "OMP_NUM_THREADS");
+  EXPECT_EQ(choose_threads(0, "1", nullptr, 64).threads, 1);  // torchrun's default
+  EXPECT_EQ(choose_threads(0, "32", nullptr, 2).threads, 32);  // honoured even above the CPU count
+}
+
+TEST(Threads, LocalWorldSizeSharesTheCpus) {
+  ThreadChoice c = choose_threads(0, nullptr, "4", 16);
+  EXPECT_EQ(c.threads, 4);
+  EXPECT_EQ(c.source, "available CPUs / LOCAL_WORLD_SIZE=4");
+  EXPECT_EQ(choose_threads(0, nullptr, "3", 16).threads, 5);  // rounded down
+  EXPECT_EQ(choose_threads(0, nullptr, "8", 2).threads, 1);   // at least one
+  EXPECT_EQ(choose_threads(0, nullptr, "1", 6).threads, 6);
+}
+
+TEST(Threads, MachineCountWhenNothingIsSet) {
+  const ThreadChoice c = choose_threads(0, nullptr, nullptr, 12);
+  EXPECT_EQ(c.threads, 12);
+  EXPECT_EQ(c.source, "available CPUs");
+  EXPECT_EQ(choose_threads(0, nullptr, nullptr, 0).threads, 1);  // never 0
+}
+
+TEST(Threads, MalformedValuesAreIgnoredAndSaidSo) {
+  ThreadChoice c = choose_threads(0, "4,2", nullptr, 8);
+  EXPECT_EQ(c.threads, 8);
+  EXPECT_NE(c.source.find("OMP_NUM_THREADS='4,2' ignored"), std::string::npos) << c.source;
+  c = choose_threads(0, "0", "2", 8);
+  EXPECT_EQ(c.threads, 4);
+  EXPECT_EQ(c.source.rfind("available CPUs / LOCAL_WORLD_SIZE=2", 0), 0u) << c.source;
+  EXPECT_NE(c.source.find("OMP_NUM_THREADS='0' ignored"), std::string::npos) << c.source;
+  EXPECT_EQ(choose_threads(0, "", "", 8).threads, 8);
+  EXPECT_EQ(choose_threads(0, "-3", "0", 8).threads, 8);
+  EXPECT_EQ(choose_threads(0, " 2", "x", 8).threads, 8);
+}
+
+TEST(Threads, ParsePositiveInt) {
+  EXPECT_EQ(parse_positive_int("17"), 17);
+  EXPECT_EQ(parse_positive_int("0"), 0);
+  EXPECT_EQ(parse_positive_int(nullptr), 0);
+  EXPECT_EQ(parse_positive_int("2x"), 0);
+  EXPECT_EQ(parse_positive_int("+2"), 0);
+  EXPECT_EQ(parse_positive_int("99999999999999999999"), 0);
+}
+
+TEST(Threads, ConfigureAppliesThePolicyToLibTorch) {
+  const int saved = at::get_num_threads();
+  ScopedEnv lws("LOCAL_WORLD_SIZE", nullptr);
+  {
+    ScopedEnv omp("OMP_NUM_THREADS", nullptr);
+    EXPECT_GE(available_cpus(), 1);
+    EXPECT_EQ(configure_threads(1), 1);
+    EXPECT_EQ(at::get_num_threads(), 1);
+    EXPECT_EQ(configure_threads(0), available_cpus());
+  }
+  {
+    ScopedEnv omp("OMP_NUM_THREADS", "2");
+    EXPECT_EQ(configure_threads(0), 2);
+    EXPECT_EQ(configure_threads(1), 1);
+  }
+  at::set_num_threads(saved);
 }
 
 }  // namespace instseg

@@ -16,15 +16,16 @@
 namespace instseg {
 
 namespace {
+constexpr const char* kDistVars[] = {"RANK",        "LOCAL_RANK",  "WORLD_SIZE",
+                                     "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT",
+                                     "TORCHELASTIC_USE_AGENT_STORE", "TORCHELASTIC_RESTART_COUNT"};
 struct EnvGuard {
   explicit EnvGuard(std::vector<std::pair<std::string, std::string>> kv) {
-    for (const char* k : {"RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"})
-      ::unsetenv(k);
+    for (const char* k : kDistVars) ::unsetenv(k);
     for (auto& p : kv) ::setenv(p.first.c_str(), p.second.c_str(), 1);
   }
   ~EnvGuard() {
-    for (const char* k : {"RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"})
-      ::unsetenv(k);
+    for (const char* k : kDistVars) ::unsetenv(k);
   }
 };
 }  // namespace
@@ -56,6 +57,31 @@ TEST(DistEnv, ReadsTorchrunVariables) {
   {
     EnvGuard g({{"RANK", "x"}, {"WORLD_SIZE", "2"}});
     EXPECT_THROW(dist_env_from_environment(), Error);
+  }
+}
+
+TEST(DistEnv, ReadsTorchrunAgentStoreVariables) {
+  {
+    EnvGuard g({{"RANK", "0"}, {"WORLD_SIZE", "2"}});
+    auto e = dist_env_from_environment();
+    EXPECT_FALSE(e.use_agent_store);  // our launcher: rank 0 hosts the store
+  }
+  {
+    EnvGuard g({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"TORCHELASTIC_USE_AGENT_STORE", "True"},
+                {"TORCHELASTIC_RESTART_COUNT", "3"}});
+    auto e = dist_env_from_environment();
+    EXPECT_TRUE(e.use_agent_store);
+    EXPECT_EQ(e.restart_count, 3);
+  }
+  {
+    // torch compares with "True" exactly.
+    EnvGuard g({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"TORCHELASTIC_USE_AGENT_STORE", "False"},
+                {"TORCHELASTIC_RESTART_COUNT", "0"}});
+    EXPECT_FALSE(dist_env_from_environment().use_agent_store);
+  }
+  {
+    EnvGuard g({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"TORCHELASTIC_USE_AGENT_STORE", "True"}});
+    EXPECT_THROW(dist_env_from_environment(), Error);  // torch raises KeyError too
   }
 }
 
@@ -113,6 +139,38 @@ TEST(Launch, SetsVariablesAndPropagatesFailure) {
   EXPECT_EQ(launch_local(o), 124);
   EXPECT_GT(find_free_port(), 0);
   EXPECT_FALSE(self_executable().empty());
+}
+
+TEST(Launch, ThreadsPerProcessPolicy) {
+  EXPECT_EQ(launch_omp_num_threads(3, "7", 16, 2), 3);        // global --threads wins
+  EXPECT_EQ(launch_omp_num_threads(0, "7", 16, 2), 0);        // inherited OMP_NUM_THREADS is kept
+  EXPECT_EQ(launch_omp_num_threads(0, nullptr, 16, 2), 8);    // the node's CPUs shared
+  EXPECT_EQ(launch_omp_num_threads(0, "", 16, 3), 5);
+  EXPECT_EQ(launch_omp_num_threads(0, nullptr, 2, 4), 1);     // at least one
+}
+
+TEST(Launch, SetsThreadsAndDropsTorchrunAgentVariables) {
+  // An inherited OMP_NUM_THREADS / agent-store flag must not reach the
+  // children when the launcher decides (its rank 0 hosts the store).
+  const char* old_omp = std::getenv("OMP_NUM_THREADS");
+  const std::string saved_omp = old_omp ? old_omp : "";
+  ::setenv("OMP_NUM_THREADS", "9", 1);
+  ::setenv("TORCHELASTIC_USE_AGENT_STORE", "True", 1);
+  LaunchOptions o;
+  o.nproc_per_node = 2;
+  o.nnodes = 1;
+  o.master_port = 0;
+  o.omp_num_threads = 3;
+  o.argv = {"/bin/sh", "-c",
+            "[ \"$OMP_NUM_THREADS\" = 3 ] && [ -z \"$TORCHELASTIC_USE_AGENT_STORE\" ] "
+            "&& [ \"$GROUP_WORLD_SIZE\" = 1 ] && [ \"$GROUP_RANK\" = 0 ] || exit 5"};
+  EXPECT_EQ(launch_local(o), 0);
+  o.omp_num_threads = 0;  // inherited as is
+  o.argv = {"/bin/sh", "-c", "[ \"$OMP_NUM_THREADS\" = 9 ] || exit 6"};
+  EXPECT_EQ(launch_local(o), 0);
+  if (old_omp) ::setenv("OMP_NUM_THREADS", saved_omp.c_str(), 1);
+  else ::unsetenv("OMP_NUM_THREADS");
+  ::unsetenv("TORCHELASTIC_USE_AGENT_STORE");
 }
 
 }  // namespace instseg

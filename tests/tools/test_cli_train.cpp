@@ -2,89 +2,32 @@
 // --cfg-options (two training images of data/nuclei at 128 px, batch 1, one
 // epoch), then `--resume` continuing to a second epoch from last_checkpoint.
 #include "common/test_util.h"
+#include "tools/cli_util.h"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
-#include <algorithm>
-#include <array>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <regex>
-#include <set>
-#include <sstream>
 
 namespace instseg {
 namespace {
 namespace fs = std::filesystem;
 
-std::string run(const std::string& cmd, int* rc) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  *rc = pclose(p);
-  return out;
-}
-
-std::string src(const std::string& rel) { return std::string(INSTSEG_SOURCE_DIR) + "/" + rel; }
-
-std::vector<std::string> lines_with(const std::string& text, const std::string& needle) {
-  std::vector<std::string> out;
-  std::istringstream is(text);
-  for (std::string line; std::getline(is, line);)
-    if (line.find(needle) != std::string::npos) out.push_back(line);
-  return out;
-}
+using test::lines_with;
+std::string run(const std::string& cmd, int* rc) { return test::run_command(cmd, rc); }
 
 class CliTrainTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = test::temp_dir("cli_train");
-    // The two 256 x 256 training images with the fewest nuclei.
-    std::ifstream in(src("data/nuclei/annotations/train.json"));
-    const auto train = nlohmann::json::parse(in);
-    std::map<int64_t, int> count;
-    for (const auto& a : train["annotations"]) ++count[a["image_id"].get<int64_t>()];
-    std::vector<std::pair<int, int64_t>> small;
-    for (const auto& im : train["images"])
-      if (im["width"] == 256 && im["height"] == 256) small.emplace_back(count[im["id"].get<int64_t>()], im["id"]);
-    std::sort(small.begin(), small.end());
-    std::set<int64_t> keep{small.at(0).second, small.at(1).second};
-    nlohmann::json sub = {{"images", nlohmann::json::array()},
-                          {"annotations", nlohmann::json::array()},
-                          {"categories", train["categories"]}};
-    for (const auto& im : train["images"])
-      if (keep.count(im["id"].get<int64_t>())) sub["images"].push_back(im);
-    for (const auto& a : train["annotations"])
-      if (keep.count(a["image_id"].get<int64_t>())) sub["annotations"].push_back(a);
-    ann_ = dir_ + "/train2.json";
-    std::ofstream(ann_) << sub.dump();
+    ann_ = test::write_small_nuclei_subset(dir_, 2);
   }
 
   // The shrunk command line (both loaders read the 2-image file).
   static std::string command(const std::string& work_dir, int epochs, const std::string& extra = "") {
-    const std::string root = src("data/nuclei/");
-    std::string c = test::instseg_binary() + " --threads 2 train " + src("configs/solov2/solov2-light_r18_fpn_nuclei.yaml") +
-                    " --work-dir " + work_dir + " --device cpu " + extra + " --cfg-options";
-    for (const char* dl : {"train_dataloader", "val_dataloader"}) {
-      c += std::string(" ") + dl + ".dataset.data_root=" + root;
-      c += std::string(" ") + dl + ".dataset.ann_file=" + ann_;
-      c += std::string(" ") + dl + ".num_workers=0";
-      c += std::string(" ") + dl + ".batch_size=1";
-    }
-    c += " train_dataloader.dataset.pipeline.2.scales=[[128,128]]";
-    c += " val_dataloader.dataset.pipeline.1.scale=[128,128]";
-    c += " val_evaluator.ann_file=" + ann_;
-    c += " train_cfg.max_epochs=" + std::to_string(epochs) + " train_cfg.val_interval=1";
-    c += " param_scheduler.0.end=3 param_scheduler.1.end=" + std::to_string(epochs);
-    c += " default_hooks.logger.interval=1 default_hooks.checkpoint.interval=1";
-    return c;
+    return test::instseg_binary() + " --threads 2 " + test::tiny_train_args(ann_, work_dir, epochs, extra);
   }
 
   // Each run writes ~100 MB checkpoints: do not leave them in /tmp.

@@ -1,9 +1,12 @@
 // `instseg launch -n N [--nnodes M --node-rank R --master-addr A --master-port P] -- train ...`:
 // runs N copies of this program with torchrun's variables set (see
 // engine/launch.h). `torchrun --no-python --nproc-per-node N instseg train ...`
-// is equivalent.
+// is equivalent (docs/training.md has the torch 1.13 spelling). Each process
+// gets OMP_NUM_THREADS: the global --threads, else the inherited value, else
+// available CPUs / N.
 #include "commands.h"
 
+#include "instseg/core/threads.h"
 #include "instseg/engine/launch.h"
 
 #include <cstdlib>
@@ -40,6 +43,8 @@ void add_launch_command(CLI::App& app) {
     LaunchOptions o = args->o;
     o.argv.push_back(self_executable());
     o.argv.insert(o.argv.end(), rest.begin(), rest.end());
+    o.omp_num_threads = launch_omp_num_threads(global_options().threads, std::getenv("OMP_NUM_THREADS"),
+                                               available_cpus(), o.nproc_per_node);
     int code = launch_local(o);
     if (code != 0) std::exit(code);
   });

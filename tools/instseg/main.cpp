@@ -21,7 +21,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "instseg 0.1.0");
   app.require_subcommand(1);
   auto& opt = const_cast<cli::GlobalOptions&>(cli::global_options());
-  app.add_option("--threads", opt.threads, "LibTorch intra-op threads (default: all available CPUs)")
+  app.add_option("--threads", opt.threads,
+                 "LibTorch intra-op threads (default: $OMP_NUM_THREADS, else available CPUs / $LOCAL_WORLD_SIZE, "
+                 "else all available CPUs; with launch: every process's OMP_NUM_THREADS)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--log-level", opt.log_level, "debug, info, warning or error")
       ->check(CLI::IsMember({"debug", "info", "warning", "error"}));

@@ -5,6 +5,9 @@
 #include <ATen/Parallel.h>
 #include <sched.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <thread>
 
 namespace instseg {
@@ -20,13 +23,41 @@ int available_cpus() {
   return hw > 0 ? static_cast<int>(hw) : 1;
 }
 
+int parse_positive_int(const char* text) {
+  if (text == nullptr || *text == '\0') return 0;
+  long long v = 0;
+  for (const char* p = text; *p; ++p) {
+    if (!std::isdigit(static_cast<unsigned char>(*p))) return 0;
+    v = v * 10 + (*p - '0');
+    if (v > (1 << 20)) return 0;  // absurd thread or process counts
+  }
+  return static_cast<int>(v);
+}
+
+ThreadChoice choose_threads(int requested, const char* omp_num_threads, const char* local_world_size,
+                            int cpus) {
+  cpus = std::max(1, cpus);
+  if (requested > 0) return {requested, "--threads"};
+  std::string ignored;
+  if (omp_num_threads != nullptr) {
+    if (int n = parse_positive_int(omp_num_threads); n > 0) return {n, "OMP_NUM_THREADS"};
+    // OpenMP also accepts lists such as "4,2"; we do not guess.
+    ignored = std::string("; OMP_NUM_THREADS='") + omp_num_threads + "' ignored, not a positive integer";
+  }
+  if (int lws = parse_positive_int(local_world_size); lws > 0)
+    return {std::max(1, cpus / lws),
+            "available CPUs / LOCAL_WORLD_SIZE=" + std::to_string(lws) + ignored};
+  return {cpus, "available CPUs" + ignored};
+}
+
 int configure_threads(int requested) {
-  int n = requested > 0 ? requested : available_cpus();
-  int before = at::get_num_threads();
-  at::set_num_threads(n);
-  log_info("threads: LibTorch intra-op threads ", at::get_num_threads(), " (", available_cpus(),
-           " CPUs available, LibTorch default was ", before,
-           requested > 0 ? ", set by --threads)" : ", set from the machine; override with --threads)");
+  const int cpus = available_cpus();
+  const ThreadChoice c =
+      choose_threads(requested, std::getenv("OMP_NUM_THREADS"), std::getenv("LOCAL_WORLD_SIZE"), cpus);
+  const int before = at::get_num_threads();
+  at::set_num_threads(c.threads);
+  log_info("threads: LibTorch intra-op threads ", at::get_num_threads(), " (set from ", c.source, "; ", cpus,
+           " CPUs available, LibTorch default was ", before, "; override with --threads)");
   return at::get_num_threads();
 }
 

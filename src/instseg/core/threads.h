@@ -1,14 +1,37 @@
 // Thread-count policy. Debian's LibTorch defaults to 1 intra-op thread here
-// (OpenMP sees one physical core), so instseg sets it from the machine.
+// (OpenMP sees one physical core), so instseg sets it itself:
+//   1. --threads N (requested > 0) wins;
+//   2. else OMP_NUM_THREADS when it is a positive integer (torchrun sets it to
+//      1 per worker unless the user set it; `instseg launch` sets it to
+//      CPUs / processes; PyTorch users expect it to be honoured);
+//   3. else all available CPUs divided by LOCAL_WORLD_SIZE when that is a
+//      positive integer (several workers on this node share the cores);
+//   4. else all available CPUs.
 #pragma once
+#include <string>
 
 namespace instseg {
 
 // Logical CPUs usable by this process (sched_getaffinity; at least 1).
 int available_cpus();
 
-// Sets LibTorch's intra-op thread count: `requested` if > 0, else
-// available_cpus(). Logs the choice and returns the count in effect.
+struct ThreadChoice {
+  int threads = 1;      // >= 1
+  std::string source;   // what decided, for the log: "--threads", "OMP_NUM_THREADS", ...
+};
+
+// The policy above as a pure function. omp_num_threads / local_world_size are
+// the variables' values (nullptr when unset); values that are not positive
+// integers are ignored (and said so in `source`). cpus >= 1.
+ThreadChoice choose_threads(int requested, const char* omp_num_threads, const char* local_world_size,
+                            int cpus);
+
+// Applies choose_threads(requested, $OMP_NUM_THREADS, $LOCAL_WORLD_SIZE,
+// available_cpus()) to LibTorch's intra-op pool, logs the choice and its
+// source, and returns the count in effect.
 int configure_threads(int requested = 0);
+
+// A positive decimal integer (no sign, no trailing text), or 0.
+int parse_positive_int(const char* text);
 
 }  // namespace instseg

@@ -6,6 +6,7 @@
 #include "instseg/engine/dist_hooks.h"
 
 #include <ATen/ATen.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #if defined(INSTSEG_WITH_CUDA) && defined(USE_C10D_NCCL)
@@ -82,6 +83,14 @@ DistEnv dist_env_from_environment() {
   e.master_port = env_int("MASTER_PORT", 29500);
   if (const char* a = std::getenv("MASTER_ADDR"); a && *a) e.master_addr = a;
   e.from_env = has_rank && has_world;
+  // torch compares with the string "True" (torchelastic_use_agent_store()).
+  if (const char* a = std::getenv("TORCHELASTIC_USE_AGENT_STORE"); a && std::string(a) == "True") {
+    bool has_count = false;
+    e.use_agent_store = true;
+    e.restart_count = env_int("TORCHELASTIC_RESTART_COUNT", 0, &has_count);
+    if (!has_count)
+      fail("distributed: TORCHELASTIC_USE_AGENT_STORE=True but TORCHELASTIC_RESTART_COUNT is not set");
+  }
   if (e.world_size < 1) fail("distributed: WORLD_SIZE must be >= 1");
   if (e.rank >= e.world_size)
     fail("distributed: RANK=", e.rank, " is not below WORLD_SIZE=", e.world_size);
@@ -109,13 +118,27 @@ void init(const DistEnv& env, const std::string& backend_name,
   }
   if (backend != "gloo" && backend != "nccl") fail("distributed: unknown backend '", backend, "'");
 
+  // Rendezvous store, as torch.distributed's env:// (_create_c10d_store):
+  // under torchrun's agent every rank is a client of the agent's store and
+  // keys live under "/worker/attempt_<restart count>" (so a restarted group
+  // never reads a previous attempt's keys); otherwise rank 0 hosts it. Clients
+  // with numWorkers + waitWorkers add themselves to the store's "init/" count
+  // as Python's TCPStore(..., world_size, False) does; only a server waits.
   c10d::TCPStoreOptions so;
   so.port = static_cast<uint16_t>(env.master_port);
-  so.isServer = env.rank == 0;
+  so.isServer = !env.use_agent_store && env.rank == 0;
   so.numWorkers = static_cast<size_t>(env.world_size);
   so.waitWorkers = true;
   so.timeout = timeout;
-  s->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
+  auto tcp = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
+  std::string store_desc = env.use_agent_store ? "torchrun agent's" : "rank 0's";
+  if (env.use_agent_store) {
+    const std::string prefix = "/worker/attempt_" + std::to_string(env.restart_count);
+    s->store = c10::make_intrusive<c10d::PrefixStore>(prefix, tcp);
+    store_desc += " (prefix " + prefix + ")";
+  } else {
+    s->store = tcp;
+  }
 
   if (backend == "gloo") {
     auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
@@ -145,7 +168,7 @@ void init(const DistEnv& env, const std::string& backend_name,
   dist_hooks().all_reduce_sum = &hook_all_reduce_sum;
   set_log_rank(env.rank);
   log_info("distributed: rank ", env.rank, "/", env.world_size, " (local ", env.local_rank, "/",
-           env.local_world_size, "), backend ", backend, ", master ", env.master_addr, ":",
+           env.local_world_size, "), backend ", backend, ", store ", store_desc, " at ", env.master_addr, ":",
            env.master_port);
   barrier();
 }

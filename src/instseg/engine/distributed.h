@@ -28,18 +28,27 @@ struct DistEnv {
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
   bool from_env = false;  // RANK and WORLD_SIZE were set
+  // torchrun's elastic agent already hosts the TCPStore at MASTER_ADDR:
+  // MASTER_PORT (TORCHELASTIC_USE_AGENT_STORE=True): every rank then joins it
+  // as a client under the prefix "/worker/attempt_<restart_count>", as
+  // torch.distributed's env:// rendezvous does (_create_c10d_store).
+  bool use_agent_store = false;
+  int restart_count = 0;  // TORCHELASTIC_RESTART_COUNT
 };
 
 // Reads RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR,
-// MASTER_PORT. Missing variables mean a single process. Throws instseg::Error
-// on malformed or inconsistent values (e.g. RANK >= WORLD_SIZE).
+// MASTER_PORT, TORCHELASTIC_USE_AGENT_STORE and TORCHELASTIC_RESTART_COUNT
+// (required when the former is "True"). Missing variables mean a single
+// process. Throws instseg::Error on malformed or inconsistent values (e.g.
+// RANK >= WORLD_SIZE).
 DistEnv dist_env_from_environment();
 
 namespace dist {
 
 // Starts the process group. backend: "gloo", "nccl" or "auto" (nccl when the
 // build has NCCL and CUDA is available, else gloo). world_size == 1 does
-// nothing. The TCPStore server runs on rank 0 at MASTER_ADDR:MASTER_PORT.
+// nothing. The TCPStore server runs on rank 0 at MASTER_ADDR:MASTER_PORT,
+// or, with env.use_agent_store (torchrun), in torchrun's agent.
 // Gloo's socket: GLOO_SOCKET_IFNAME when set, 127.0.0.1 when the master is
 // local, else the address this host name resolves to.
 void init(const DistEnv& env, const std::string& backend = "auto",

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -90,6 +91,12 @@ std::string self_executable() {
   return buf;
 }
 
+int launch_omp_num_threads(int threads, const char* inherited_omp, int cpus, int nproc_per_node) {
+  if (threads > 0) return threads;
+  if (inherited_omp != nullptr && *inherited_omp != '\0') return 0;
+  return std::max(1, cpus / std::max(1, nproc_per_node));
+}
+
 int launch_local(const LaunchOptions& o) {
   if (o.nproc_per_node < 1) fail("launch: nproc-per-node must be >= 1");
   if (o.nnodes < 1 || o.node_rank < 0 || o.node_rank >= o.nnodes) fail("launch: bad nnodes/node-rank");
@@ -108,7 +115,9 @@ int launch_local(const LaunchOptions& o) {
     std::string kv = *e;
     std::string k = kv.substr(0, kv.find('='));
     if (k == "RANK" || k == "LOCAL_RANK" || k == "WORLD_SIZE" || k == "LOCAL_WORLD_SIZE" ||
-        k == "GROUP_RANK" || k == "MASTER_ADDR" || k == "MASTER_PORT")
+        k == "GROUP_RANK" || k == "GROUP_WORLD_SIZE" || k == "MASTER_ADDR" || k == "MASTER_PORT" ||
+        k == "TORCHELASTIC_USE_AGENT_STORE" || k == "TORCHELASTIC_RESTART_COUNT" ||
+        (o.omp_num_threads > 0 && k == "OMP_NUM_THREADS"))
       continue;
     base.push_back(kv);
   }
@@ -120,6 +129,8 @@ int launch_local(const LaunchOptions& o) {
     env.push_back("WORLD_SIZE=" + std::to_string(world));
     env.push_back("LOCAL_WORLD_SIZE=" + std::to_string(o.nproc_per_node));
     env.push_back("GROUP_RANK=" + std::to_string(o.node_rank));
+    env.push_back("GROUP_WORLD_SIZE=" + std::to_string(o.nnodes));
+    if (o.omp_num_threads > 0) env.push_back("OMP_NUM_THREADS=" + std::to_string(o.omp_num_threads));
     env.push_back("MASTER_ADDR=" + o.master_addr);
     env.push_back("MASTER_PORT=" + std::to_string(port));
   }
@@ -133,7 +144,9 @@ int launch_local(const LaunchOptions& o) {
   }
 
   log_info("launch: ", o.nproc_per_node, " processes on node ", o.node_rank, "/", o.nnodes,
-           ", world size ", world, ", master ", o.master_addr, ":", port);
+           ", world size ", world, ", master ", o.master_addr, ":", port,
+           o.omp_num_threads > 0 ? ", OMP_NUM_THREADS=" + std::to_string(o.omp_num_threads) + " each"
+                                 : std::string(", OMP_NUM_THREADS inherited"));
   g_signal = 0;
   struct sigaction sa {}, old_int{}, old_term{};
   sa.sa_handler = on_signal;

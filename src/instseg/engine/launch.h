@@ -4,6 +4,8 @@
 // then SIGKILL after a grace period), like torchrun's elastic agent without
 // restarts. Multi-node: run it on every node with the same nnodes, master
 // address and port and a distinct node_rank (see docs).
+// Unlike torchrun the launcher hosts no store: rank 0 does (engine/distributed.h),
+// so any inherited TORCHELASTIC_USE_AGENT_STORE is removed from the children.
 #pragma once
 #include <string>
 #include <vector>
@@ -19,7 +21,14 @@ struct LaunchOptions {
   std::vector<std::string> argv;  // program and arguments (argv[0] is exec'ed as a path)
   double timeout_s = 0;      // > 0: stop everything after this long and return 124
   double grace_s = 5;        // SIGTERM -> SIGKILL delay when stopping the others
+  int omp_num_threads = 0;   // > 0: OMP_NUM_THREADS of every process; 0: inherited as is
 };
+
+// OMP_NUM_THREADS for each of nproc_per_node processes (see core/threads.h):
+// `threads` (the global --threads) when > 0; else 0 (keep it) when the
+// inherited OMP_NUM_THREADS is set; else max(1, cpus / nproc_per_node), so
+// that the processes share the node's cores instead of each using all of them.
+int launch_omp_num_threads(int threads, const char* inherited_omp, int cpus, int nproc_per_node);
 
 // Returns 0 when every process exited with 0; otherwise the first failure's
 // exit status (128 + signal number for a signal), or 124 on timeout.
