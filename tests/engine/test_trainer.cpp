@@ -168,6 +168,157 @@ TEST(Trainer, CheckpointLayoutForPython) {
   EXPECT_TRUE(f.root.get("rng")->get("torch_cpu")->as_tensor().numel() > 0);
 }
 
+// mmdet writes meta.dataset_meta = the training set's metainfo; its tools
+// (and instseg predict/test) read the class names back from there.
+TEST(Trainer, CheckpointCarriesDatasetMeta) {
+  const auto dir = test::temp_dir("trainer_dsmeta");
+  TrainerOptions to;
+  to.max_epochs = 1;
+  to.tensorboard = to.json_scalars = to.log_file = false;
+  to.dataset_classes = {"ball", "kite", "box"};
+  to.dataset_palette = {{220, 20, 60}, {119, 11, 32}, {0, 0, 142}};
+  TrainRun r = make_run(dir, "SGD", 0.0, 3, to);
+  ToySource train(8, 4);
+  r.trainer->set_train_data(&train);
+  r.trainer->train();
+  PthFile f = read_pth(dir + "/epoch_1.pth");
+  const PyValue* meta = f.root.get("meta");
+  ASSERT_TRUE(meta);
+  EXPECT_EQ(meta->get("epoch")->as_int(), 1);  // the counters are still there
+  const PyValue* dm = meta->get("dataset_meta");
+  ASSERT_TRUE(dm && dm->is_dict());
+  const PyValue* classes = dm->get("classes");
+  ASSERT_TRUE(classes && classes->is_tuple());
+  ASSERT_EQ(classes->size(), 3u);
+  EXPECT_EQ(classes->items()[0].as_str(), "ball");
+  EXPECT_EQ(classes->items()[2].as_str(), "box");
+  const PyValue* palette = dm->get("palette");
+  ASSERT_TRUE(palette && palette->is_list());
+  ASSERT_EQ(palette->size(), 3u);
+  EXPECT_EQ(palette->items()[1].items()[0].as_int(), 119);
+  EXPECT_EQ(palette->items()[2].items()[2].as_int(), 142);
+  // Resuming from it still works (load_training_checkpoint ignores the extra meta).
+  TrainerOptions to2 = to;
+  to2.max_epochs = 2;
+  to2.resume = "auto";
+  TrainRun r2 = make_run(dir, "SGD", 0.0, 3, to2);
+  ToySource train2(8, 4);
+  r2.trainer->set_train_data(&train2);
+  r2.trainer->train();
+  EXPECT_EQ(r2.trainer->epoch(), 2);
+
+  // Without classes no dataset_meta is written.
+  const auto dir2 = test::temp_dir("trainer_nodsmeta");
+  TrainerOptions to3;
+  to3.max_epochs = 1;
+  to3.tensorboard = to3.json_scalars = to3.log_file = false;
+  TrainRun r3 = make_run(dir2, "SGD", 0.0, 3, to3);
+  ToySource train3(8, 4);
+  r3.trainer->set_train_data(&train3);
+  r3.trainer->train();
+  EXPECT_EQ(read_pth(dir2 + "/epoch_1.pth").root.get("meta")->get("dataset_meta"), nullptr);
+}
+
+// Reports COCO-style names in mmdet's order (segm before bbox here, as a
+// config with metric=['segm', 'bbox'] would): not alphabetical.
+class OrderedEvaluator : public ToyEvaluator {
+ public:
+  Metrics compute() override {
+    const double acc = ToyEvaluator::compute().at("toy/acc");
+    Metrics m;
+    for (const char* type : {"segm", "bbox"})
+      for (const char* k : {"mAP", "mAP_50", "mAP_75", "mAP_s", "mAP_m", "mAP_l"})
+        m.set(std::string("coco/") + type + "_" + k, acc);
+    return m;
+  }
+};
+
+TEST(Trainer, ValMetricsKeepTheEvaluatorsOrder) {
+  const auto dir = test::temp_dir("trainer_order");
+  TrainerOptions to;
+  to.max_epochs = 1;
+  to.tensorboard = false;
+  TrainRun r = make_run(dir, "SGD", 0.0, 1, to);
+  const LogLevel level = log_level();
+  set_log_level(LogLevel::info);
+  ToySource train(8, 4), val(8, 4, 0, 1, false);
+  OrderedEvaluator ev;
+  r.trainer->set_train_data(&train);
+  r.trainer->set_val(&val, &ev);
+  r.trainer->train();
+  set_log_level(level);
+  set_log_file("");
+
+  const std::vector<std::string> want = {
+      "coco/segm_mAP", "coco/segm_mAP_50", "coco/segm_mAP_75", "coco/segm_mAP_s", "coco/segm_mAP_m",
+      "coco/segm_mAP_l", "coco/bbox_mAP", "coco/bbox_mAP_50", "coco/bbox_mAP_75", "coco/bbox_mAP_s",
+      "coco/bbox_mAP_m", "coco/bbox_mAP_l"};
+  const Metrics& m = r.trainer->last_metrics();
+  ASSERT_EQ(m.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(m.entries()[i].first, want[i]);
+
+  // The log line and scalars.json: the same order, then data_time and time.
+  auto positions_in = [&](const std::string& text, std::vector<std::string> keys) {
+    std::vector<size_t> pos;
+    for (const auto& k : keys) pos.push_back(text.find(k));
+    return pos;
+  };
+  std::string log;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.path().extension() == ".log") {
+      std::ifstream in(e.path());
+      log.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+  const size_t line_at = log.find("Epoch(val) [1][2/2]  coco/segm_mAP: ");
+  ASSERT_NE(line_at, std::string::npos) << log;
+  const std::string line = log.substr(line_at, log.find('\n', line_at) - line_at);
+  std::vector<std::string> line_keys;
+  for (const auto& k : want) line_keys.push_back("  " + k + ": ");
+  line_keys.push_back("  data_time: ");
+  line_keys.push_back("  time: ");
+  const auto pos = positions_in(line, line_keys);
+  for (size_t i = 0; i < pos.size(); ++i) {
+    ASSERT_NE(pos[i], std::string::npos) << line_keys[i] << " in " << line;
+    if (i) {
+      EXPECT_LT(pos[i - 1], pos[i]) << line_keys[i] << " in " << line;
+    }
+  }
+
+  std::ifstream jin(find_file(dir, "scalars.json"));
+  std::string jl, val_line;
+  while (std::getline(jin, jl))
+    if (jl.find("coco/segm_mAP") != std::string::npos) val_line = jl;
+  ASSERT_FALSE(val_line.empty());
+  EXPECT_EQ(val_line.rfind("{\"coco/segm_mAP\": ", 0), 0u) << val_line;
+  std::vector<std::string> json_keys;
+  for (const auto& k : want) json_keys.push_back("\"" + k + "\": ");
+  json_keys.push_back("\"data_time\": ");
+  json_keys.push_back("\"time\": ");
+  json_keys.push_back("\"step\": 1}");
+  const auto jpos = positions_in(val_line, json_keys);
+  for (size_t i = 0; i < jpos.size(); ++i) {
+    ASSERT_NE(jpos[i], std::string::npos) << json_keys[i] << " in " << val_line;
+    if (i) {
+      EXPECT_LT(jpos[i - 1], jpos[i]) << json_keys[i] << " in " << val_line;
+    }
+  }
+}
+
+TEST(Trainer, MetricsContainer) {
+  Metrics m{{"b", 1.0}, {"a", 2.0}};
+  m.set("c", 3.0);
+  m.set("b", 4.0);  // overwritten in place
+  m["d"] += 5.0;
+  ASSERT_EQ(m.size(), 4u);
+  EXPECT_EQ(m.entries()[0], (Metrics::Entry{"b", 4.0}));
+  EXPECT_EQ(m.entries()[1].first, "a");
+  EXPECT_EQ(m.entries()[3], (Metrics::Entry{"d", 5.0}));
+  EXPECT_EQ(m.at("c"), 3.0);
+  EXPECT_TRUE(m.contains("a"));
+  EXPECT_EQ(m.count("zz"), 0u);
+  EXPECT_THROW(m.at("zz"), Error);
+}
+
 // N iterations, checkpoint, a new process-like setup resumes, M more
 // iterations == N+M uninterrupted: losses and weights bitwise equal.
 void exact_resume(const std::string& opt_type, double dropout) {

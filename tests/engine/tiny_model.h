@@ -144,7 +144,7 @@ class ToyEvaluator : public Evaluator {
     for (size_t i = 0; i < preds.size(); ++i)
       correct_[b.metas[i].image_id] = preds[i].labels[0].item<int64_t>() == b.gts[i].labels[0].item<int64_t>();
   }
-  std::map<std::string, double> compute() override {
+  Metrics compute() override {
     double n = 0;
     for (const auto& kv : correct_) n += kv.second;
     return {{"toy/acc", correct_.empty() ? 0.0 : n / correct_.size()},

@@ -67,5 +67,34 @@ TEST(CmdEval, Case1) {
   EXPECT_NE(out3.find("bad.json: byte"), std::string::npos) << out3;
 }
 
+// --max-dets 100,300,1000: mmdet CocoMetric's numbers. case1 has at most a few
+// detections per image and category, so AP@100 equals AP@1000 and only the
+// printed maxDets and the AR@1 / AR@10 slots (now AR@100 / AR@300) change.
+TEST(CmdEval, MaxDetsOfMmdet) {
+  if (!std::filesystem::exists(test::instseg_binary())) GTEST_SKIP() << "instseg CLI not built; skipping";
+  const std::string dir = test::data_path("eval/case1_basic");
+  const std::string json_out = test::temp_dir("cmd_eval_md") + "/stats.json";
+  int rc = -1;
+  const std::string out = run(test::instseg_binary() + " --log-level error eval --iou-type bbox --max-dets 100,300,1000"
+                                  " --ann " + dir + "/gt.json --results " + dir + "/dets.json --json-out " +
+                                  json_out + " 2>&1",
+                              &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("| area=   all | maxDets=100 ] ="), std::string::npos) << out;
+  EXPECT_NE(out.find("IoU=0.50      | area=   all | maxDets=1000 ] ="), std::string::npos) << out;
+  EXPECT_NE(out.find("| area=   all | maxDets=300 ] ="), std::string::npos) << out;
+  std::ifstream ef(dir + "/expected.json");
+  const auto exp = nlohmann::json::parse(ef);
+  std::ifstream jf(json_out);
+  const auto got = nlohmann::json::parse(jf);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(got["bbox"][i].get<double>(), exp["stats"]["bbox"][i].get<double>()) << i;
+  EXPECT_EQ(got["bbox"][6].get<double>(), exp["stats"]["bbox"][8].get<double>());  // AR@100
+  const std::string bad = run(test::instseg_binary() + " eval --max-dets 100,1000 --ann " + dir +
+                                  "/gt.json --results " + dir + "/dets.json 2>&1",
+                              &rc);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(bad.find("--max-dets needs at least 3 values"), std::string::npos) << bad;
+}
+
 }  // namespace
 }  // namespace instseg

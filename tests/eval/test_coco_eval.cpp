@@ -14,6 +14,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <memory>
 
 namespace instseg {
 namespace {
@@ -259,6 +260,91 @@ TEST(CocoEval, HandComputedBoxes) {
   EXPECT_EQ(s[10], -1.0);
   EXPECT_NEAR(s[11], 1.0, 1e-12);
   EXPECT_EQ(ev.copypaste_line(), "bbox_mAP_copypaste: 0.275 0.500 0.250 0.000 -1.000 1.000");
+}
+
+// mmdet's CocoMetric evaluates with maxDets [100, 300, 1000]. pycocotools'
+// summarize() takes stats[0] at maxDets 100 (its _summarize default) and
+// stats[1..5] / stats[8..11] at maxDets[2]. One image with 150 disjoint
+// 10x10 GT boxes (all small) and 150 perfect detections (scores falling):
+// at maxDet 100 recall stops at 100/150, so precision is 1 up to recall
+// 0.6667 and AP = 67/101 (thresholds 0..0.66); at 1000 everything is found.
+TEST(CocoEval, MaxDetsOfMmdetChangeStats1To5ButNotStats0) {
+  std::vector<eval::EvalGt> gts;
+  std::vector<eval::EvalDet> dets;
+  for (int64_t k = 0; k < 150; ++k) {
+    const std::array<double, 4> b = {static_cast<double>((k % 15) * 20), static_cast<double>((k / 15) * 20), 10, 10};
+    gts.push_back(box_gt(k + 1, 1, b));
+    dets.push_back(box_det(k + 1, 1, 1.0 - static_cast<double>(k) / 1000, b));
+  }
+  auto run = [&](std::vector<int64_t> max_dets) {
+    eval::CocoEvalParams p;
+    p.iou_type = IouType::bbox;
+    p.img_ids = {1};
+    p.cat_ids = {1};
+    p.max_dets = std::move(max_dets);
+    auto ev = std::make_unique<eval::CocoEvaluator>(p);
+    ev->evaluate(gts, dets);
+    ev->accumulate();
+    return ev;
+  };
+  const double capped = 67.0 / 101;
+  const auto def = run({1, 10, 100});
+  const std::array<double, 12> want_def = {capped, capped, capped, capped, -1, -1,
+                                           1.0 / 150, 10.0 / 150, 100.0 / 150, 100.0 / 150, -1, -1};
+  const auto mm = run({100, 300, 1000});
+  const std::array<double, 12> want_mm = {capped, 1, 1, 1, -1, -1, 100.0 / 150, 1, 1, 1, -1, -1};
+  for (size_t i = 0; i < 12; ++i) {
+    EXPECT_NEAR(def->stats()[i], want_def[i], 1e-12) << "[1, 10, 100] stats[" << i << "]";
+    EXPECT_NEAR(mm->stats()[i], want_mm[i], 1e-12) << "[100, 300, 1000] stats[" << i << "]";
+  }
+  // stats[0] is looked up at maxDets == 100: without a 100 it is -1, as in
+  // pycocotools (empty selection).
+  EXPECT_EQ(run({1, 10, 1000})->stats()[0], -1.0);
+  EXPECT_NEAR(run({1, 10, 1000})->stats()[1], 1.0, 1e-12);
+  // The printed lines name the maxDets each number was taken at.
+  const std::string text = mm->summary_text();
+  EXPECT_NE(text.find(" Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 0.663\n"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find(" Average Precision  (AP) @[ IoU=0.50      | area=   all | maxDets=1000 ] = 1.000\n"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find(" Average Recall     (AR) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 0.667\n"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find(" Average Recall     (AR) @[ IoU=0.50:0.95 | area=   all | maxDets=300 ] = 1.000\n"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find(" Average Recall     (AR) @[ IoU=0.50:0.95 | area= large | maxDets=1000 ] = -1.000\n"),
+            std::string::npos) << text;
+  EXPECT_EQ(mm->copypaste_line(), "bbox_mAP_copypaste: 0.663 1.000 1.000 1.000 -1.000 -1.000");
+  EXPECT_EQ(def->copypaste_line(), "bbox_mAP_copypaste: 0.663 0.663 0.663 0.663 -1.000 -1.000");
+}
+
+// evaluate_coco's max_dets: pycocotools' summarize reads maxDets[0..2].
+TEST(CocoEval, EvaluateCocoMaxDetsArgument) {
+  CocoFile gt;
+  gt.images.push_back({1, "a.png", 100, 100});
+  gt.image_index[1] = 0;
+  gt.categories.push_back({1, "thing", ""});
+  gt.category_index[1] = 0;
+  CocoAnnotation a;
+  a.id = 1;
+  a.image_id = 1;
+  a.category_id = 1;
+  a.bbox[0] = a.bbox[1] = 10;
+  a.bbox[2] = a.bbox[3] = 10;
+  a.area = 100;
+  a.has_bbox = a.has_area = true;
+  gt.annotations.push_back(a);
+  CocoResult r;
+  r.image_id = 1;
+  r.category_id = 1;
+  r.score = 0.5;
+  r.has_bbox = true;
+  std::copy(a.bbox, a.bbox + 4, r.bbox);
+  const auto rep = evaluate_coco(gt, {r}, "r.json", {IouType::bbox}, {}, false, 1, mmdet_proposal_nums());
+  EXPECT_NEAR(rep[0].stats[0], 1.0, 1e-12);
+  EXPECT_NE(rep[0].summary.find("maxDets=1000 ]"), std::string::npos);
+  EXPECT_EQ(evaluate_coco(gt, {r}, "r.json", {IouType::bbox})[0].summary.find("maxDets=1000"), std::string::npos);
+  EXPECT_THROW(evaluate_coco(gt, {r}, "r.json", {IouType::bbox}, {}, false, 1, {100, 1000}), Error);
+  EXPECT_THROW(evaluate_coco(gt, {r}, "r.json", {IouType::bbox}, {}, false, 1, {0, 10, 100}), Error);
 }
 
 }  // namespace

@@ -152,6 +152,19 @@ TEST(EngineAdapters, CocoMetricPerfectHalfAndEmpty) {
   EXPECT_NE(ev.last_report().find("segm_mAP_copypaste: 1.000 1.000 1.000 1.000 -1.000 -1.000"), std::string::npos)
       << ev.last_report();
   EXPECT_NE(ev.last_report().find("Evaluating bbox..."), std::string::npos);
+  // mmdet's order: per metric type (options order) mAP, _50, _75, _s, _m, _l.
+  const std::vector<std::string> order = {"coco/bbox_mAP",    "coco/bbox_mAP_50", "coco/bbox_mAP_75",
+                                          "coco/bbox_mAP_s",  "coco/bbox_mAP_m",  "coco/bbox_mAP_l",
+                                          "coco/segm_mAP",    "coco/segm_mAP_50", "coco/segm_mAP_75",
+                                          "coco/segm_mAP_s",  "coco/segm_mAP_m",  "coco/segm_mAP_l"};
+  for (size_t i = 0; i < order.size(); ++i) EXPECT_EQ(m.entries()[i].first, order[i]);
+  // CocoMetric's maxDets = proposal_nums (100, 300, 1000): mAP at 100, the rest at 1000.
+  EXPECT_NE(ev.last_report().find("Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 1.000"),
+            std::string::npos) << ev.last_report();
+  EXPECT_NE(ev.last_report().find("Average Precision  (AP) @[ IoU=0.50      | area=   all | maxDets=1000 ] = 1.000"),
+            std::string::npos) << ev.last_report();
+  EXPECT_NE(ev.last_report().find("Average Recall     (AR) @[ IoU=0.50:0.95 | area=   all | maxDets=300 ] = 1.000"),
+            std::string::npos) << ev.last_report();
 
   // Categories 10 / 15 / 20 hold images {0, 3}, {1}, {2}. Detecting only
   // images 0 and 1: category 10 has recall 1/2 (AP = 51/101 over the 101
@@ -176,6 +189,8 @@ TEST(EngineAdapters, CocoMetricPerfectHalfAndEmpty) {
   m = ev.compute();
   EXPECT_DOUBLE_EQ(m.at("coco/segm_mAP"), 0.0);
   EXPECT_EQ(m.size(), 12u);
+  EXPECT_EQ(m.entries().front().first, "coco/bbox_mAP");
+  EXPECT_EQ(m.entries().back().first, "coco/segm_mAP_l");
 }
 
 TEST(EngineAdapters, MetricNames) {

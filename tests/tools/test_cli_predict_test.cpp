@@ -221,7 +221,10 @@ TEST_F(CliPredictTest, TestPrintsCocoMetrics) {
   const std::string out = run(cli() + "test " + config_ + " " + ckpt_ + " --out " + res + " --show-dir " + show, &rc);
   ASSERT_EQ(rc, 0) << out;
   EXPECT_EQ(count(out, " Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = "), 2u) << out;
-  EXPECT_EQ(count(out, " Average Recall     (AR) @[ IoU=0.50:0.95 | area= large | maxDets=100 ] = "), 2u) << out;
+  // mmdet CocoMetric's maxDets (100, 300, 1000): mAP at 100, the other lines at 300 / 1000.
+  EXPECT_EQ(count(out, " Average Precision  (AP) @[ IoU=0.50      | area=   all | maxDets=1000 ] = "), 2u) << out;
+  EXPECT_EQ(count(out, " Average Recall     (AR) @[ IoU=0.50:0.95 | area=   all | maxDets=300 ] = "), 2u) << out;
+  EXPECT_EQ(count(out, " Average Recall     (AR) @[ IoU=0.50:0.95 | area= large | maxDets=1000 ] = "), 2u) << out;
   EXPECT_NE(out.find("bbox_mAP_copypaste: "), std::string::npos) << out;
   EXPECT_NE(out.find("segm_mAP_copypaste: "), std::string::npos) << out;
   EXPECT_LT(out.find("bbox_mAP_copypaste: "), out.find("segm_mAP_copypaste: "));  // config order

@@ -1,7 +1,9 @@
 // `instseg eval --ann GT.json --results DETS.json [--iou-type segm|bbox|both]
-// [--json-out STATS.json]`: COCO evaluation of a results file, a standalone
-// replacement for pycocotools' loadRes / evaluate / accumulate / summarize
-// with the same numbers and the same printed summary.
+// [--max-dets 1,10,100] [--json-out STATS.json]`: COCO evaluation of a results
+// file, a standalone replacement for pycocotools' loadRes / evaluate /
+// accumulate / summarize with the same numbers and the same printed summary.
+// Defaults are pycocotools' (maxDets [1, 10, 100]); `--max-dets 100,300,1000`
+// gives the numbers mmdet's CocoMetric reports.
 #include "commands.h"
 
 #include "instseg/core/log.h"
@@ -20,6 +22,7 @@ void add_eval_command(CLI::App& app) {
   struct Args {
     std::string ann, results, iou_type = "both", json_out;
     bool classwise = false, segm_area_from_mask = false;
+    std::vector<int64_t> max_dets;
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("eval", "COCO bbox/segm evaluation of a results JSON (pycocotools-exact numbers)");
@@ -30,6 +33,11 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--iou-type", args->iou_type, "segm, bbox or both (default)")
       ->check(CLI::IsMember({"segm", "bbox", "both"}));
   cmd->add_option("--json-out", args->json_out, "write {\"segm\": [12 stats], \"bbox\": [12 stats]} here");
+  cmd->add_option("--max-dets", args->max_dets,
+                  "COCOeval params.maxDets, at least 3 comma-separated values (default 1,10,100 as pycocotools; "
+                  "mmdet's CocoMetric uses 100,300,1000)")
+      ->delimiter(',')
+      ->expected(1, -1);
   cmd->add_flag("--classwise", args->classwise, "also print the per-category AP table");
   cmd->add_flag("--segm-area-from-mask", args->segm_area_from_mask,
                 "segm: drop the results' bbox first (as mmdet's CocoMetric does), so detection areas come from "
@@ -37,6 +45,9 @@ void add_eval_command(CLI::App& app) {
   cmd->callback([args]() {
     using clock = std::chrono::steady_clock;
     const auto t0 = clock::now();
+    if (!args->max_dets.empty() && args->max_dets.size() < 3)
+      fail("eval: --max-dets needs at least 3 values (summarize reports maxDets[0], [1] and [2]), got ",
+           args->max_dets.size());
     const CocoFile gt = load_coco_json(args->ann);
     const std::vector<CocoResult> results = load_results_json(args->results);
     log_info("loaded ", gt.images.size(), " images, ", gt.annotations.size(), " annotations and ",
@@ -51,7 +62,7 @@ void add_eval_command(CLI::App& app) {
       LoadResOptions opt;
       opt.ignore_bbox = type == eval::IouType::segm && args->segm_area_from_mask;
       const auto reports = evaluate_coco(gt, results, args->results, {type}, opt, args->classwise,
-                                         global_options().threads);
+                                         global_options().threads, args->max_dets);
       const CocoEvalReport& r = reports.front();
       log_info("evaluated ", eval::iou_type_name(type), " in ",
                std::chrono::duration<double>(clock::now() - t1).count(), " s");

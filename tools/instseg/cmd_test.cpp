@@ -128,7 +128,9 @@ void run_test(const TestArgs& a) {
     // mmdet's CocoMetric drops the boxes before segm evaluation, so the
     // area ranges use mask areas.
     opt.ignore_bbox = type == eval::IouType::segm;
-    const auto reports = evaluate_coco(gt, results, res_name, {type}, opt, ev.classwise, global_options().threads);
+    // CocoMetric's maxDets = proposal_nums (100, 300, 1000).
+    const auto reports = evaluate_coco(gt, results, res_name, {type}, opt, ev.classwise, global_options().threads,
+                                       mmdet_proposal_nums());
     const CocoEvalReport& r = reports.front();
     std::cout << "Evaluating " << eval::iou_type_name(type) << "...\n" << r.summary;
     if (ev.classwise) std::cout << r.category_table;

@@ -231,6 +231,10 @@ void run_train(const TrainArgs& a, bool resume_given) {
   to.device = device;
   to.seed = seed;
   to.resume = resume_path;
+  // mmdet's checkpoint meta.dataset_meta (the training set's classes; the
+  // palette when the config's metainfo gives one).
+  to.dataset_classes = train_set->class_names();
+  to.dataset_palette = train_dl.dataset.palette;
   BuiltOptimizer optimizer = build_optimizer(*model, engine.optimizer);
   Trainer trainer(model, std::move(optimizer), LrSchedule(engine.schedulers), to);
   trainer.set_train_data(&train_source);

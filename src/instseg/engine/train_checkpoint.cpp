@@ -198,7 +198,8 @@ void load_optimizer_state(BuiltOptimizer& b, const PyValue& value) {
 
 void save_training_checkpoint(const std::string& path, const torch::nn::Module& model,
                               const BuiltOptimizer& opt, const TrainingState& st,
-                              const GradScaler* scaler) {
+                              const GradScaler* scaler,
+                              const std::vector<std::pair<std::string, PyValue>>& extra_meta) {
   TensorDict weights;
   for (const auto& kv : module_state_dict(model)) weights.set(kv.first, kv.second.detach().cpu());
   PyValue meta = PyValue::dict();
@@ -210,6 +211,7 @@ void save_training_checkpoint(const std::string& path, const torch::nn::Module& 
   meta.dict_set(s("instseg_version"), s("0.1.0"));
   meta.dict_set(s("time"), f(std::chrono::duration<double>(
                                std::chrono::system_clock::now().time_since_epoch()).count()));
+  for (const auto& kv : extra_meta) meta.dict_set(s(kv.first), kv.second);
 
   PyValue rng = PyValue::dict();
   {

@@ -1,7 +1,8 @@
 // Training checkpoints: everything needed to continue a run exactly.
 //
 // The file is a torch.save-compatible zip `.pth` (Python torch.load opens it):
-//   meta:             {epoch, iter, batch_in_epoch, seed, world_size, instseg_version, time}
+//   meta:             {epoch, iter, batch_in_epoch, seed, world_size, instseg_version, time
+//                      [, dataset_meta: {classes: (...), palette: [(r, g, b), ...]}] (mmdet)}
 //                     (epoch / iter = completed epochs / iterations, like mmengine)
 //   state_dict:       the model's mmdetection-named weights
 //   optimizer:        PyTorch's optimizer state_dict layout: {'state': {idx: {...}},
@@ -44,9 +45,11 @@ PyValue optimizer_state_value(const BuiltOptimizer& opt);
 void load_optimizer_state(BuiltOptimizer& opt, const PyValue& value);
 
 // Saves model + optimizer + counters + RNG (+ scaler when enabled).
+// extra_meta entries are appended to `meta` (e.g. mmdet's dataset_meta).
 void save_training_checkpoint(const std::string& path, const torch::nn::Module& model,
                               const BuiltOptimizer& opt, const TrainingState& state,
-                              const GradScaler* scaler = nullptr);
+                              const GradScaler* scaler = nullptr,
+                              const std::vector<std::pair<std::string, PyValue>>& extra_meta = {});
 
 // Loads a file written by save_training_checkpoint into model / optimizer /
 // scaler and the RNG; returns the counters. strict applies to the weights.

@@ -277,7 +277,7 @@ void Trainer::train() {
   if (tb_) tb_->flush();
 }
 
-std::map<std::string, double> Trainer::evaluate() {
+Metrics Trainer::evaluate() {
   if (!val_ || !evaluator_) return {};
   at::NoGradGuard ng;
   model_->eval();
@@ -306,10 +306,11 @@ std::map<std::string, double> Trainer::evaluate() {
     std::vector<std::string> parts = dist::gather_bytes(evaluator_->dump_partial());
     for (size_t r = 1; r < parts.size(); ++r) evaluator_->merge_partial(parts[r]);
   }
-  std::map<std::string, double> metrics;
+  Metrics metrics;
   if (dist::is_main()) metrics = evaluator_->compute();
   const double elapsed = now_s() - t_start;
   if (dist::is_main()) {
+    // mmengine's order: the evaluator's metrics as produced, then data_time, time.
     Scalars vals(metrics.begin(), metrics.end());
     Scalars line = vals;
     line.emplace_back("data_time", done ? data_time / done : 0.0);
@@ -345,7 +346,20 @@ void Trainer::load_checkpoint(const std::string& path) {
 void Trainer::save_checkpoint(const std::string& path) {
   if (!dist::is_main()) return;
   fs::create_directories(fs::path(path).parent_path().empty() ? "." : fs::path(path).parent_path());
-  save_training_checkpoint(path, *model_, optimizer_, state_, &scaler_);
+  std::vector<std::pair<std::string, PyValue>> extra_meta;
+  if (!options_.dataset_classes.empty()) {
+    // mmengine's Runner: meta.dataset_meta = train_dataloader.dataset.metainfo
+    // (classes a tuple of str, palette a list of (r, g, b) tuples).
+    PyValue::Items classes, palette;
+    for (const auto& c : options_.dataset_classes) classes.push_back(PyValue::str(c));
+    for (const auto& rgb : options_.dataset_palette)
+      palette.push_back(PyValue::tuple({PyValue::from_int(rgb[0]), PyValue::from_int(rgb[1]), PyValue::from_int(rgb[2])}));
+    PyValue dm = PyValue::dict();
+    dm.dict_set(PyValue::str("classes"), PyValue::tuple(std::move(classes)));
+    if (!options_.dataset_palette.empty()) dm.dict_set(PyValue::str("palette"), PyValue::list(std::move(palette)));
+    extra_meta.emplace_back("dataset_meta", std::move(dm));
+  }
+  save_training_checkpoint(path, *model_, optimizer_, state_, &scaler_, extra_meta);
   write_last_checkpoint(options_.work_dir, path);
   if (options_.max_keep_ckpts > 0) prune_checkpoints(options_.work_dir, options_.max_keep_ckpts, path);
   log_info("Saved checkpoint at epoch ", state_.epoch, ", iteration ", state_.iter, ": ", path);

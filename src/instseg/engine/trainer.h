@@ -27,6 +27,8 @@
 
 #include <c10/core/Device.h>
 
+#include <array>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -58,6 +60,10 @@ struct TrainerOptions {
   bool json_scalars = true;         // vis_data/scalars.json
   bool log_file = true;             // <timestamp>/<timestamp>.log
   bool progress_bar = true;         // during evaluation (rank 0)
+  // mmdet's checkpoint meta.dataset_meta (the training set's metainfo):
+  // written when classes is not empty; palette (RGB) only when known.
+  std::vector<std::string> dataset_classes;
+  std::vector<std::array<uint8_t, 3>> dataset_palette;
 };
 
 // One optimisation step's outcome (losses averaged over ranks).
@@ -78,7 +84,7 @@ class TrainerHook {
   virtual void before_train(Trainer&) {}
   virtual void after_iter(Trainer&, const StepResult&) {}
   virtual void after_epoch(Trainer&) {}
-  virtual void after_val(Trainer&, const std::map<std::string, double>&) {}
+  virtual void after_val(Trainer&, const Metrics&) {}
   virtual void after_train(Trainer&) {}
 };
 
@@ -101,8 +107,9 @@ class Trainer {
   // at the lr of the current (iter, epoch). Advances no counters.
   StepResult run_step(const Batch& batch);
   // Runs the val source through predict() and the evaluator; metrics on
-  // rank 0 (empty elsewhere). Logs "Epoch(val) ..." lines.
-  std::map<std::string, double> evaluate();
+  // rank 0 (empty elsewhere), in the evaluator's order. Logs the
+  // "Epoch(val) [e][n/n]  coco/segm_mAP: ...  data_time: ...  time: ..." line.
+  Metrics evaluate();
 
   // Resuming: load everything (weights, optimizer, RNG, counters).
   void load_checkpoint(const std::string& path);
@@ -115,7 +122,7 @@ class Trainer {
   DetectorImpl& model() { return *model_; }
   BuiltOptimizer& optimizer() { return optimizer_; }
   const TrainerOptions& options() const { return options_; }
-  const std::map<std::string, double>& last_metrics() const { return last_metrics_; }
+  const Metrics& last_metrics() const { return last_metrics_; }
   std::vector<at::Tensor> trainable_parameters() const;
 
  private:
@@ -136,7 +143,7 @@ class Trainer {
   std::vector<std::shared_ptr<TrainerHook>> hooks_;
   std::vector<at::Tensor> params_;
   MetricHistory history_;
-  std::map<std::string, double> last_metrics_;
+  Metrics last_metrics_;
   std::unique_ptr<TfEventsWriter> tb_;
   std::unique_ptr<JsonLinesWriter> json_;
   bool outputs_ready_ = false;

@@ -168,6 +168,8 @@ eval::CocoEvalParams coco_eval_params(const CocoFile& gt, eval::IouType type) {
   return p;
 }
 
+std::vector<int64_t> mmdet_proposal_nums() { return {100, 300, 1000}; }
+
 std::vector<std::string> coco_category_names_sorted(const CocoFile& gt) {
   std::vector<const CocoCategory*> cats;
   for (const auto& c : gt.categories) cats.push_back(&c);
@@ -179,13 +181,21 @@ std::vector<std::string> coco_category_names_sorted(const CocoFile& gt) {
 
 std::vector<CocoEvalReport> evaluate_coco(const CocoFile& gt, const std::vector<CocoResult>& results,
                                           const std::string& res_path, const std::vector<eval::IouType>& types,
-                                          const LoadResOptions& opt, bool per_category, int threads) {
+                                          const LoadResOptions& opt, bool per_category, int threads,
+                                          const std::vector<int64_t>& max_dets) {
+  if (!max_dets.empty()) {
+    // pycocotools' summarize indexes maxDets[0..2] (IndexError otherwise).
+    if (max_dets.size() < 3) fail("COCO evaluation: maxDets needs at least 3 values, got ", max_dets.size());
+    for (int64_t m : max_dets)
+      if (m < 1) fail("COCO evaluation: maxDets must be positive, got ", m);
+  }
   std::vector<CocoEvalReport> out;
   for (const eval::IouType type : types) {
     const auto gts = coco_gt_for_eval(gt, type);
     const auto dets = coco_results_for_eval(gt, results, type, res_path, opt);
     auto params = coco_eval_params(gt, type);
     params.num_threads = threads;
+    if (!max_dets.empty()) params.max_dets = max_dets;
     eval::CocoEvaluator ev(params);
     ev.evaluate(gts, dets);
     ev.accumulate();

@@ -35,6 +35,12 @@ std::vector<eval::EvalDet> coco_results_for_eval(const CocoFile& gt, const std::
 // Default COCOeval parameters with imgIds / catIds of the GT file.
 eval::CocoEvalParams coco_eval_params(const CocoFile& gt, eval::IouType type);
 
+// mmdet's CocoMetric sets coco_eval.params.maxDets = list(proposal_nums),
+// default (100, 300, 1000). pycocotools' summarize() then takes stats[0]
+// (mAP) at maxDets 100 and stats[1..5] (mAP_50 .. mAP_l) and the last AR
+// lines at maxDets[2] = 1000; the printed lines show those numbers.
+std::vector<int64_t> mmdet_proposal_nums();
+
 // Category names in the order of the sorted category ids (for the
 // per-category table).
 std::vector<std::string> coco_category_names_sorted(const CocoFile& gt);
@@ -49,10 +55,12 @@ struct CocoEvalReport {
 };
 
 // loadRes + evaluate + accumulate + summarize for each type, in the order
-// given. `threads` <= 0 uses every CPU.
+// given. `threads` <= 0 uses every CPU. `max_dets` replaces COCOeval's
+// params.maxDets (empty: pycocotools' [1, 10, 100]); summarize() needs at
+// least 3 values.
 std::vector<CocoEvalReport> evaluate_coco(const CocoFile& gt, const std::vector<CocoResult>& results,
                                           const std::string& res_path, const std::vector<eval::IouType>& types,
                                           const LoadResOptions& opt = {}, bool per_category = false,
-                                          int threads = 0);
+                                          int threads = 0, const std::vector<int64_t>& max_dets = {});
 
 }  // namespace instseg

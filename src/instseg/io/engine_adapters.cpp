@@ -99,9 +99,9 @@ std::vector<CocoResult> CocoMetricEvaluator::results() const {
   return out;
 }
 
-std::map<std::string, double> CocoMetricEvaluator::compute() {
+Metrics CocoMetricEvaluator::compute() {
   const std::vector<CocoResult> res = results();
-  std::map<std::string, double> metrics;
+  Metrics metrics;
   last_report_.clear();
   log_info("CocoMetric: ", res.size(), " detections on ", per_image_.size(), " images (", gt_.images.size(),
            " in ", options_.ann_file, ")");
@@ -110,22 +110,22 @@ std::map<std::string, double> CocoMetricEvaluator::compute() {
     // reports nothing; zeros keep the metric curves continuous.
     log_warning("CocoMetric: the testing results of the whole dataset are empty: every AP is 0");
     for (const eval::IouType t : options_.metrics)
-      for (const auto& kv : coco_metric_values(t, std::array<double, 12>{})) metrics[kv.first] = 0.0;
+      for (const auto& kv : coco_metric_values(t, std::array<double, 12>{})) metrics.set(kv.first, 0.0);
     return metrics;
   }
   for (const eval::IouType type : options_.metrics) {
     LoadResOptions opt;
     // mmdet's CocoMetric drops the boxes for segm: the area ranges use mask areas.
     opt.ignore_bbox = type == eval::IouType::segm;
-    const auto reports =
-        evaluate_coco(gt_, res, "<validation results>", {type}, opt, options_.classwise, options_.threads);
+    const auto reports = evaluate_coco(gt_, res, "<validation results>", {type}, opt, options_.classwise,
+                                       options_.threads, options_.proposal_nums);
     const CocoEvalReport& r = reports.front();
     std::string text = std::string("Evaluating ") + eval::iou_type_name(type) + "...\n" + r.summary;
     if (options_.classwise) text += r.category_table;
     text += r.copypaste;
     log_info(text);
     last_report_ += text + "\n";
-    for (const auto& kv : coco_metric_values(type, r.stats)) metrics[kv.first] = kv.second;
+    for (const auto& kv : coco_metric_values(type, r.stats)) metrics.set(kv.first, kv.second);
   }
   return metrics;
 }

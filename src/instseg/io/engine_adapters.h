@@ -55,14 +55,17 @@ struct CocoMetricOptions {
   int threads = 0;                                          // COCOeval threads (0: every CPU)
   // Take result boxes from the masks (SOLOv2 predicts no boxes of its own).
   bool bbox_from_mask = false;
+  // CocoMetric's proposal_nums -> COCOeval params.maxDets (see mmdet_proposal_nums()).
+  std::vector<int64_t> proposal_nums{100, 300, 1000};
 };
 
 // mmdetection's CocoMetric: collects every image's detections (once per image
 // id: the sampler's padding repeats images on some ranks), then runs the COCO
-// evaluation (pycocotools-exact, io/coco_eval_io.h) and returns
+// evaluation (pycocotools-exact, io/coco_eval_io.h) with maxDets =
+// proposal_nums and returns, for each metric type in options order,
 //   coco/<type>_mAP, coco/<type>_mAP_50, _mAP_75, _mAP_s, _mAP_m, _mAP_l
-// rounded to 3 decimals like mmdet; the 12-line summaries and the
-// "<type>_mAP_copypaste:" lines go to the log.
+// rounded to 3 decimals like mmdet, in that order; the 12-line summaries and
+// the "<type>_mAP_copypaste:" lines go to the log.
 class CocoMetricEvaluator : public Evaluator {
  public:
   // label_to_cat: the dataset's contiguous label -> COCO category id.
@@ -70,7 +73,7 @@ class CocoMetricEvaluator : public Evaluator {
 
   void reset() override;
   void process(const Batch& batch, const std::vector<Instances>& predictions) override;
-  std::map<std::string, double> compute() override;
+  Metrics compute() override;
   std::string dump_partial() const override;
   void merge_partial(const std::string& bytes) override;
 
