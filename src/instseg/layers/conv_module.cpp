@@ -1,5 +1,7 @@
 #include "instseg/layers/conv_module.h"
 
+#include "instseg/layers/autocast_norm.h"
+
 #include <ATen/ATen.h>
 
 #include "instseg/core/check.h"
@@ -56,10 +58,7 @@ at::Tensor ConvModuleImpl::forward(const at::Tensor& x) {
   at::Tensor y = conv->forward(x);
   if (!bn.is_empty()) y = bn->forward(y);
   if (!gn.is_empty()) {
-    // LibTorch 1.13's CPU group_norm rejects a bf16/fp16 input with fp32
-    // parameters (CPU autocast leaves group_norm alone): normalise in fp32.
-    if (y.scalar_type() != gn->weight.scalar_type()) y = y.to(gn->weight.scalar_type());
-    y = gn->forward(y);
+    y = norm_in_param_dtype(gn, y);  // fp32 under CPU autocast (autocast_norm.h)
   }
   if (relu_) y = at::relu(y);
   return y;

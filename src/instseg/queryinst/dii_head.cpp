@@ -1,6 +1,7 @@
 #include "instseg/queryinst/dii_head.h"
 
 #include "instseg/core/check.h"
+#include "instseg/layers/autocast_norm.h"
 #include "instseg/layers/weight_init.h"
 
 #include <ATen/ATen.h>
@@ -23,7 +24,8 @@ void add_fc_block(torch::nn::ModuleList& list, int64_t c) {
 at::Tensor run_fcs(const torch::nn::ModuleList& list, at::Tensor x) {
   for (size_t i = 0; i < list->size(); i += 3) {
     x = list->ptr(i)->as<torch::nn::Linear>()->forward(x);
-    x = list->ptr(i + 1)->as<torch::nn::LayerNorm>()->forward(x);
+    auto ln = list->ptr(i + 1)->as<torch::nn::LayerNorm>();
+    x = norm_in_param_dtype(ln, x);
     x = at::relu(x);
   }
   return x;
@@ -69,14 +71,14 @@ DIIHeadOutput DIIHeadImpl::forward(const at::Tensor& roi_feat, const at::Tensor&
                 roi_feat.sizes());
   DIIHeadOutput out;
   // 1. self-attention among the queries of one image: (seq = N, batch = B).
-  auto q = attention_norm(attention(proposal_feat.permute({1, 0, 2})));
+  auto q = norm_in_param_dtype(attention_norm, attention(proposal_feat.permute({1, 0, 2})));
   out.attn_feats = q.permute({1, 0, 2});
   // 2. instance interaction with the RoI features.
   auto pf = out.attn_feats.reshape({-1, e});
   auto iic = instance_interactive_conv(pf, roi_feat);
-  auto obj = instance_interactive_conv_norm(pf + iic);
+  auto obj = norm_in_param_dtype(instance_interactive_conv_norm, pf + iic);
   // 3. FFN (residual inside), then LN.
-  obj = ffn_norm(ffn(obj));
+  obj = norm_in_param_dtype(ffn_norm, ffn(obj));
   out.cls_score = fc_cls(run_fcs(cls_fcs, obj)).view({b, n, options_.num_classes});
   out.bbox_delta = fc_reg(run_fcs(reg_fcs, obj)).view({b, n, 4});
   out.obj_feat = obj.view({b, n, e});

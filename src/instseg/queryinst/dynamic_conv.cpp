@@ -1,6 +1,7 @@
 #include "instseg/queryinst/dynamic_conv.h"
 
 #include "instseg/core/check.h"
+#include "instseg/layers/autocast_norm.h"
 
 #include <ATen/ATen.h>
 
@@ -41,14 +42,14 @@ at::Tensor DynamicConvImpl::forward(const at::Tensor& param_feature,
   auto p_in = params.narrow(1, 0, num_params_in_).view({-1, o.in_channels, o.feat_channels});
   auto p_out = params.narrow(1, params.size(1) - num_params_out_, num_params_out_)
                    .view({-1, o.feat_channels, o.out_channels});
-  f = at::relu(norm_in(at::bmm(f, p_in)));
-  f = at::relu(norm_out(at::bmm(f, p_out)));
+  f = at::relu(norm_in_param_dtype(norm_in, at::bmm(f, p_in)));
+  f = at::relu(norm_in_param_dtype(norm_out, at::bmm(f, p_out)));
   if (o.with_proj) {
     INSTSEG_CHECK(input_feature.size(2) * input_feature.size(3) ==
                       o.input_feat_shape * o.input_feat_shape,
                   "DynamicConv: RoI side must be ", o.input_feat_shape, ", got ",
                   input_feature.sizes());
-    f = at::relu(fc_norm(fc_layer(f.flatten(1))));
+    f = at::relu(norm_in_param_dtype(fc_norm, fc_layer(f.flatten(1))));
   }
   return f;
 }
