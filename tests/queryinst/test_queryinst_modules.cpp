@@ -210,7 +210,9 @@ TEST(QueryInstContract, TrainsUnderCpuBf16Autocast) {
     // Stage 0 starts from the same learned proposals; later stages of this
     // random model decode diverging boxes (exp of deltas) and may match other
     // queries, so only stage 0 is compared (bf16 has 8 mantissa bits).
-    if (kv.first.rfind("s0.", 0) == 0) EXPECT_NEAR(v, ref, 0.05 * std::abs(ref) + 0.05) << kv.first;
+    if (kv.first.rfind("s0.", 0) == 0) {
+      EXPECT_NEAR(v, ref, 0.05 * std::abs(ref) + 0.05) << kv.first;
+    }
     total = total + kv.second;
   }
   total.backward();
