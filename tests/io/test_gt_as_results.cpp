@@ -46,19 +46,8 @@ namespace instseg {
 namespace {
 
 rle::Rle mask_of(const CocoAnnotation& a, const CocoImage& img) {
-  const CocoSegmentation& s = a.segmentation;
-  switch (s.kind) {
-    case CocoSegmentation::Kind::polygons:
-      return rle::from_polygons(s.polygons, img.height, img.width);
-    case CocoSegmentation::Kind::rle_compressed:
-      return rle::from_string(s.counts, s.h, s.w);
-    case CocoSegmentation::Kind::rle_uncompressed:
-      return rle::from_counts(s.ucounts, s.h, s.w);
-    case CocoSegmentation::Kind::none:
-      break;
-  }
-  ADD_FAILURE() << "annotation " << a.id << " has no segmentation";
-  return {};
+  EXPECT_NE(a.segmentation.kind, CocoSegmentation::Kind::none) << "annotation " << a.id;
+  return segmentation_to_rle(a.segmentation, img.height, img.width);
 }
 
 // Every non-crowd annotation of the dataset as a score-1.0 result.

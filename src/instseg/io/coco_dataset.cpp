@@ -5,6 +5,7 @@
 
 #include "instseg/core/log.h"
 #include "instseg/eval/rle.h"
+#include "instseg/io/coco_eval_io.h"
 #include "instseg/io/image.h"
 
 namespace instseg {
@@ -124,19 +125,7 @@ namespace {
 cv::Mat rasterise(const CocoSegmentation& seg, int64_t h, int64_t w, const std::string& where) {
   rle::Rle r;
   try {
-    switch (seg.kind) {
-      case CocoSegmentation::Kind::polygons:
-        r = rle::from_polygons(seg.polygons, h, w);
-        break;
-      case CocoSegmentation::Kind::rle_compressed:
-        r = rle::from_string(seg.counts, seg.h, seg.w);
-        break;
-      case CocoSegmentation::Kind::rle_uncompressed:
-        r = rle::from_counts(seg.ucounts, seg.h, seg.w);
-        break;
-      case CocoSegmentation::Kind::none:
-        fail(where, ": no segmentation");
-    }
+    r = segmentation_to_rle(seg, h, w);
   } catch (const Error& e) {
     fail(where, ": ", e.what());
   }

@@ -47,11 +47,14 @@ void parallel_items(size_t n, const Fn& fn) {
   if (best != SIZE_MAX) std::rethrow_exception(errs[bt]);
 }
 
-// A segmentation -> RLE at the image's size (annToRLE).
-rle::Rle seg_to_rle(const CocoSegmentation& s, const CocoImage& img) {
+const CocoImage& image_of(const CocoFile& gt, int64_t image_id) { return gt.images[gt.image_index.at(image_id)]; }
+
+}  // namespace
+
+rle::Rle segmentation_to_rle(const CocoSegmentation& s, int64_t h, int64_t w) {
   switch (s.kind) {
     case CocoSegmentation::Kind::polygons:
-      return rle::from_polygons(s.polygons, img.height, img.width);
+      return rle::from_polygons(s.polygons, h, w);
     case CocoSegmentation::Kind::rle_compressed:
       return rle::from_string(s.counts, s.h, s.w);
     case CocoSegmentation::Kind::rle_uncompressed:
@@ -61,10 +64,6 @@ rle::Rle seg_to_rle(const CocoSegmentation& s, const CocoImage& img) {
   }
   fail("no segmentation");
 }
-
-const CocoImage& image_of(const CocoFile& gt, int64_t image_id) { return gt.images[gt.image_index.at(image_id)]; }
-
-}  // namespace
 
 std::vector<eval::EvalGt> coco_gt_for_eval(const CocoFile& gt, eval::IouType type) {
   std::vector<eval::EvalGt> out(gt.annotations.size());
@@ -87,7 +86,7 @@ std::vector<eval::EvalGt> coco_gt_for_eval(const CocoFile& gt, eval::IouType typ
       if (a.segmentation.kind == CocoSegmentation::Kind::none)
         fail(ctx(), "no \"segmentation\" (needed for segm evaluation)");
       try {
-        g.mask = seg_to_rle(a.segmentation, gt.images[it->second]);
+        g.mask = segmentation_to_rle(a.segmentation, gt.images[it->second].height, gt.images[it->second].width);
       } catch (const Error& e) {
         fail(ctx(), "segmentation: ", e.what());
       }
@@ -124,7 +123,10 @@ std::vector<eval::EvalDet> coco_results_for_eval(const CocoFile& gt, const std::
     const bool has_seg = r.segmentation.kind != CocoSegmentation::Kind::none;
     auto mask = [&]() {
       try {
-        return seg_to_rle(r.segmentation, image_of(gt, r.image_id));
+        {
+          const CocoImage& img = image_of(gt, r.image_id);
+          return segmentation_to_rle(r.segmentation, img.height, img.width);
+        }
       } catch (const Error& e) {
         fail(res_path, ": results[", i, "].segmentation: ", e.what());
       }

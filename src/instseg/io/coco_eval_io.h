@@ -17,6 +17,11 @@
 
 namespace instseg {
 
+// pycocotools' annToRLE: polygons rasterised at the image size (h, w) and
+// merged, uncompressed counts compressed, compressed strings decoded as is.
+// Throws instseg::Error for a malformed string or no segmentation.
+rle::Rle segmentation_to_rle(const CocoSegmentation& s, int64_t h, int64_t w);
+
 // The evaluator's inputs for one GT file and one iou type.
 std::vector<eval::EvalGt> coco_gt_for_eval(const CocoFile& gt, eval::IouType type);
 
