@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Builds and tests the current commit against Debian 13 "trixie" (LibTorch 2.6)
+# in a debootstrapped chroot, on a bookworm (or any Debian) host, as root.
+#
+#   bash scripts/check_trixie.sh cpu    # README's test command inside (libtorch-dev 2.6, full ctest)
+#   bash scripts/check_trixie.sh cuda   # libtorch-cuda-dev 2.6 + nvcc 12.4: every target with
+#                                       # INSTSEG_WITH_CUDA=ON compiles and links; `ctest -L cuda`
+#                                       # runs (its tests skip without a GPU)
+#
+# Not part of .ci/run: the first run downloads ~0.6 GB (cpu) or ~3 GB (cuda).
+# Everything lives in a cache folder outside the repository
+# ($INSTSEG_CHROOT_CACHE, default /work/cache/trixie):
+#   <cache>/<mode>/root     the chroot (created once by debootstrap --variant=minbase, then reused)
+#   <cache>/<mode>/ccache   its compiler cache (a rerun of an unchanged tree compiles nothing)
+#   <cache>/<mode>/log      the last run's full output
+# The committed HEAD is cloned afresh into <root>/work/instseg on every run
+# (uncommitted changes are not included: commit first). ../shared, when
+# present next to the repository, is bind-mounted read-only at
+# <root>/work/shared so that the fixture tests run. /proc, /sys, /dev and
+# /dev/pts are mounted while the script runs and unmounted on exit, also on
+# failure or Ctrl-C.
+#
+# Environment: INSTSEG_CHROOT_CACHE (cache folder), INSTSEG_DEBIAN_MIRROR
+# (default: the host's first deb.debian.org-style URI, else
+# http://deb.debian.org/debian), INSTSEG_JOBS (build jobs, default nproc),
+# INSTSEG_TEST_JOBS (ctest -j, default 2). Host needs: debootstrap, git.
+# Last line of output: a one-line summary, e.g.
+#   check_trixie cpu: PASS 338/338 tests, 2 skipped (A.b, C.d); LibTorch 2.6.0; commit 1234567; 41m12s
+set -euo pipefail
+
+MODE="${1:-cpu}"
+case "$MODE" in
+  cpu | cuda) ;;
+  *) echo "usage: $0 [cpu|cuda]" >&2; exit 2 ;;
+esac
+[ "$(id -u)" -eq 0 ] || { echo "check_trixie: needs root (debootstrap, chroot, mount)" >&2; exit 2; }
+command -v debootstrap >/dev/null || {
+  echo "check_trixie: debootstrap is missing: apt-get install debootstrap" >&2; exit 2; }
+
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+COMMIT="$(git -C "$REPO" rev-parse HEAD)"
+SHORT="$(git -C "$REPO" rev-parse --short HEAD)"
+CACHE="${INSTSEG_CHROOT_CACHE:-/work/cache/trixie}/$MODE"
+ROOT="$CACHE/root"
+LOG="$CACHE/log"
+SHARED="$(realpath -m "$REPO/../shared")"
+SUITE=trixie
+
+host_mirror() {
+  local uri
+  uri="$(grep -hE '^(URIs:|deb )' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources \
+           /etc/apt/sources.list.d/*.list 2>/dev/null |
+         grep -oE 'https?://[^ ]*/debian/?' | grep -v -- '-security' | head -n1 || true)"
+  echo "${uri:-http://deb.debian.org/debian}"
+}
+MIRROR="${INSTSEG_DEBIAN_MIRROR:-$(host_mirror)}"
+MIRROR="${MIRROR%/}"
+
+mkdir -p "$CACHE" "$CACHE/ccache"
+# One run per cache folder at a time (two runs would share mounts and the clone).
+exec 9>"$CACHE/lock"
+flock -n 9 || { echo "check_trixie: another run holds $CACHE/lock" >&2; exit 2; }
+
+START=$(date +%s)
+exec > >(tee "$LOG") 2>&1
+echo "check_trixie $MODE: commit $COMMIT, chroot $ROOT, mirror $MIRROR"
+if [ -n "$(git -C "$REPO" status --porcelain --untracked-files=no)" ]; then
+  echo "check_trixie: note: uncommitted changes in $REPO are not tested (HEAD is cloned)"
+fi
+
+# ---- mounts, always undone on exit ------------------------------------------
+MOUNTS=()
+mount_in() {  # mount_in TARGET mount-args...
+  local target="$ROOT$1"; shift
+  mkdir -p "$target"
+  mount "$@" "$target"
+  MOUNTS+=("$target")
+}
+cleanup() {
+  local i
+  for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
+    umount "${MOUNTS[$i]}" 2>/dev/null || umount -l "${MOUNTS[$i]}" 2>/dev/null || true
+  done
+  MOUNTS=()
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+# A previous run killed with SIGKILL may have left mounts behind.
+awk -v r="$ROOT/" 'index($2, r) == 1 { print $2 }' /proc/self/mounts | sort -r |
+  while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" || true; done
+
+# ---- the chroot: created once, reused ---------------------------------------
+if [ ! -e "$ROOT/.instseg-ready" ]; then
+  echo "check_trixie: creating the $SUITE chroot (debootstrap --variant=minbase)"
+  rm -rf "$ROOT"
+  debootstrap --variant=minbase --components=main,contrib,non-free,non-free-firmware \
+    --include=ca-certificates "$SUITE" "$ROOT" "$MIRROR"
+  cat > "$ROOT/etc/apt/sources.list" <<EOF
+deb $MIRROR $SUITE main contrib non-free non-free-firmware
+deb $MIRROR $SUITE-updates main contrib non-free non-free-firmware
+EOF
+  # A chroot has no init: keep services from starting during apt installs.
+  printf '#!/bin/sh\nexit 101\n' > "$ROOT/usr/sbin/policy-rc.d"
+  chmod +x "$ROOT/usr/sbin/policy-rc.d"
+  touch "$ROOT/.instseg-ready"
+fi
+cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
+# The host's apt tweaks (snapshot mirrors need Check-Valid-Until false).
+cp /etc/apt/apt.conf.d/99* "$ROOT/etc/apt/apt.conf.d/" 2>/dev/null || true
+
+mount_in /proc -t proc proc
+mount_in /sys -t sysfs sysfs
+mount_in /dev --bind /dev
+mount_in /dev/pts --bind /dev/pts
+mount_in /dev/shm -t tmpfs -o mode=1777 tmpfs
+mount_in /ccache --bind "$CACHE/ccache"
+if [ -d "$SHARED/fixtures" ]; then
+  mount_in /work/shared --bind "$SHARED"
+  mount -o remount,bind,ro "$ROOT/work/shared"
+else
+  echo "check_trixie: note: $SHARED absent: fixture tests will skip"
+fi
+
+# ---- a fresh clone of HEAD --------------------------------------------------
+rm -rf "$ROOT/work/instseg"
+git clone -q --no-checkout "$REPO" "$ROOT/work/instseg"
+git -C "$ROOT/work/instseg" -c advice.detachedHead=false checkout -q "$COMMIT"
+
+# ---- run inside -------------------------------------------------------------
+in_chroot() {
+  chroot "$ROOT" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    DEBIAN_FRONTEND=noninteractive CCACHE_DIR=/ccache CCACHE_MAXSIZE=8G \
+    INSTSEG_JOBS="${INSTSEG_JOBS:-$(nproc)}" INSTSEG_TEST_JOBS="${INSTSEG_TEST_JOBS:-2}" \
+    INSTSEG_TORCH="$MODE" \
+    bash -c "cd /work/instseg && { ! command -v ccache >/dev/null || ccache -z >/dev/null; } && $1"
+}
+
+set +e
+if [ "$MODE" = cpu ]; then
+  # README's test command, unchanged.
+  in_chroot "bash scripts/test.sh"
+  RC=$?
+else
+  # The CUDA LibTorch: install_deps.sh picks libtorch-cuda-dev and
+  # nvidia-cuda-toolkit for INSTSEG_TORCH=cuda. Build every target (apps,
+  # tests, benches) with the kernels on; then the cuda-labelled tests, which
+  # skip without a GPU.
+  in_chroot "bash scripts/install_deps.sh && nvcc --version | tail -n2 &&
+             bash scripts/build.sh -DINSTSEG_WITH_CUDA=ON &&
+             cd build && ctest -L cuda --output-on-failure -j \$INSTSEG_TEST_JOBS --timeout 900"
+  RC=$?
+fi
+set -e
+
+# ---- one-line summary -------------------------------------------------------
+ELAPSED=$(($(date +%s) - START))
+DUR="$((ELAPSED / 60))m$((ELAPSED % 60))s"
+TORCH_VER="$(chroot "$ROOT" dpkg-query -W -f='${Version}' libtorch-dev libtorch-cuda-dev 2>/dev/null |
+             head -c 40 || true)"
+TORCH_VER="$(echo "$TORCH_VER" | grep -oE '^[0-9]+\.[0-9]+\.[0-9]+' | head -n1)"
+CCACHE_STATS="$(chroot "$ROOT" env CCACHE_DIR=/ccache ccache -s 2>/dev/null |
+                grep -E '^ *Hits:' | head -n1 | tr -s ' ' || true)"
+TOTAL="$(grep -oE 'tests passed, [0-9]+ tests failed out of [0-9]+' "$LOG" | tail -n1)"
+NTOT="$(echo "$TOTAL" | grep -oE '[0-9]+$' || true)"
+NFAIL="$(echo "$TOTAL" | grep -oE '[0-9]+ tests failed' | grep -oE '^[0-9]+' || true)"
+SKIPPED="$(sed -n '/The following tests did not run:/,/^$/p' "$LOG" | grep -oE '[0-9]+ - [^ ]+' |
+           sed 's/^[0-9]* - //' | paste -sd, - | sed 's/,/, /g')"
+NSKIP=0
+[ -n "$SKIPPED" ] && NSKIP=$(echo "$SKIPPED" | tr ',' '\n' | wc -l)
+FAILED="$(sed -n '/The following tests FAILED:/,/^$/p' "$LOG" | grep -oE '[0-9]+ - [^ ]+' |
+          sed 's/^[0-9]* - //' | paste -sd, - | sed 's/,/, /g')"
+if [ "$RC" -eq 0 ]; then VERDICT=PASS; else VERDICT=FAIL; fi
+WHAT=""
+if [ -n "$NTOT" ]; then
+  WHAT="$((NTOT - NFAIL))/$NTOT tests passed"
+  [ "$MODE" = cuda ] && WHAT="all targets built (INSTSEG_WITH_CUDA=ON); ctest -L cuda: $WHAT"
+  [ "$NSKIP" -gt 0 ] && WHAT="$WHAT, $NSKIP skipped ($SKIPPED)"
+  [ -n "$FAILED" ] && WHAT="$WHAT; failed: $FAILED"
+else
+  WHAT="build or setup failed (exit $RC), see $LOG"
+fi
+echo "check_trixie $MODE: $VERDICT $WHAT; LibTorch ${TORCH_VER:-?}; commit $SHORT; $DUR${CCACHE_STATS:+; ccache$CCACHE_STATS}"
+exit "$RC"
