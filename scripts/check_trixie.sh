@@ -6,6 +6,11 @@
 #   bash scripts/check_trixie.sh cuda   # libtorch-cuda-dev 2.6 + nvcc 12.4: every target with
 #                                       # INSTSEG_WITH_CUDA=ON compiles and links; `ctest -L cuda`
 #                                       # runs (its tests skip without a GPU)
+#   bash scripts/check_trixie.sh shell [cpu|cuda] [COMMAND...]
+#       for fixing what 2.6 breaks: copies the working tree as it is (tracked and
+#       untracked, not ignored files; uncommitted changes included) to <root>/work/dev,
+#       whose build/ is kept between calls, and runs COMMAND there (default: bash),
+#       e.g. `check_trixie.sh shell cpu 'bash scripts/build.sh && build/tests/solov2/test_solov2'`
 #
 # Not part of .ci/run: the first run downloads ~0.6 GB (cpu) or ~3 GB (cuda).
 # Everything lives in a cache folder outside the repository
@@ -29,9 +34,16 @@
 set -euo pipefail
 
 MODE="${1:-cpu}"
+SHELL_CMD=""
 case "$MODE" in
   cpu | cuda) ;;
-  *) echo "usage: $0 [cpu|cuda]" >&2; exit 2 ;;
+  shell)
+    shift
+    MODE=cpu
+    if [ "${1:-}" = cpu ] || [ "${1:-}" = cuda ]; then MODE="$1"; shift; fi
+    SHELL_CMD="${*:-bash}"
+    ;;
+  *) echo "usage: $0 [cpu|cuda] | shell [cpu|cuda] [COMMAND...]" >&2; exit 2 ;;
 esac
 [ "$(id -u)" -eq 0 ] || { echo "check_trixie: needs root (debootstrap, chroot, mount)" >&2; exit 2; }
 command -v debootstrap >/dev/null || {
@@ -43,7 +55,14 @@ SHORT="$(git -C "$REPO" rev-parse --short HEAD)"
 CACHE="${INSTSEG_CHROOT_CACHE:-/work/cache/trixie}/$MODE"
 ROOT="$CACHE/root"
 LOG="$CACHE/log"
+# ../shared next to the checkout; for a git worktree elsewhere, next to the
+# main checkout (the fixture tests read it when present).
 SHARED="$(realpath -m "$REPO/../shared")"
+if [ ! -d "$SHARED/fixtures" ]; then
+  COMMON="$(git -C "$REPO" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)"
+  [ -n "$COMMON" ] && [ -d "$COMMON/../../shared/fixtures" ] && SHARED="$(realpath -m "$COMMON/../../shared")"
+fi
+SHARED="${INSTSEG_SHARED_DIR:-$SHARED}"
 SUITE=trixie
 
 host_mirror() {
@@ -62,9 +81,9 @@ exec 9>"$CACHE/lock"
 flock -n 9 || { echo "check_trixie: another run holds $CACHE/lock" >&2; exit 2; }
 
 START=$(date +%s)
-exec > >(tee "$LOG") 2>&1
+[ -z "$SHELL_CMD" ] && exec > >(tee "$LOG") 2>&1
 echo "check_trixie $MODE: commit $COMMIT, chroot $ROOT, mirror $MIRROR"
-if [ -n "$(git -C "$REPO" status --porcelain --untracked-files=no)" ]; then
+if [ -z "$SHELL_CMD" ] && [ -n "$(git -C "$REPO" status --porcelain --untracked-files=no)" ]; then
   echo "check_trixie: note: uncommitted changes in $REPO are not tested (HEAD is cloned)"
 fi
 
@@ -121,32 +140,42 @@ else
   echo "check_trixie: note: $SHARED absent: fixture tests will skip"
 fi
 
+in_chroot() {
+  chroot "$ROOT" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" \
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    DEBIAN_FRONTEND=noninteractive CCACHE_DIR=/ccache CCACHE_MAXSIZE=8G \
+    INSTSEG_JOBS="${INSTSEG_JOBS:-$(nproc)}" INSTSEG_TEST_JOBS="${INSTSEG_TEST_JOBS:-2}" \
+    INSTSEG_TORCH="$MODE" INSTSEG_SHARED_DIR=/work/shared \
+    bash -c "cd $1 && { ! command -v ccache >/dev/null || ccache -z >/dev/null; } && $2"
+}
+
+if [ -n "$SHELL_CMD" ]; then
+  # The working tree as it is, over the previous copy (build/ is kept; tar
+  # keeps modification times, so ninja rebuilds only what changed).
+  mkdir -p "$ROOT/work/dev"
+  (cd "$REPO" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -xf - -C "$ROOT/work/dev"
+  set +e
+  in_chroot /work/dev "bash scripts/install_deps.sh >/dev/null && $SHELL_CMD"
+  exit $?
+fi
+
 # ---- a fresh clone of HEAD --------------------------------------------------
 rm -rf "$ROOT/work/instseg"
 git clone -q --no-checkout "$REPO" "$ROOT/work/instseg"
 git -C "$ROOT/work/instseg" -c advice.detachedHead=false checkout -q "$COMMIT"
 
 # ---- run inside -------------------------------------------------------------
-in_chroot() {
-  chroot "$ROOT" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
-    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    DEBIAN_FRONTEND=noninteractive CCACHE_DIR=/ccache CCACHE_MAXSIZE=8G \
-    INSTSEG_JOBS="${INSTSEG_JOBS:-$(nproc)}" INSTSEG_TEST_JOBS="${INSTSEG_TEST_JOBS:-2}" \
-    INSTSEG_TORCH="$MODE" \
-    bash -c "cd /work/instseg && { ! command -v ccache >/dev/null || ccache -z >/dev/null; } && $1"
-}
-
 set +e
 if [ "$MODE" = cpu ]; then
   # README's test command, unchanged.
-  in_chroot "bash scripts/test.sh"
+  in_chroot /work/instseg "bash scripts/test.sh"
   RC=$?
 else
   # The CUDA LibTorch: install_deps.sh picks libtorch-cuda-dev and
   # nvidia-cuda-toolkit for INSTSEG_TORCH=cuda. Build every target (apps,
   # tests, benches) with the kernels on; then the cuda-labelled tests, which
   # skip without a GPU.
-  in_chroot "bash scripts/install_deps.sh && nvcc --version | tail -n2 &&
+  in_chroot /work/instseg "bash scripts/install_deps.sh && nvcc --version | tail -n2 &&
              bash scripts/build.sh -DINSTSEG_WITH_CUDA=ON &&
              cd build && ctest -L cuda --output-on-failure -j \$INSTSEG_TEST_JOBS --timeout 900"
   RC=$?
