@@ -71,6 +71,58 @@ TEST(ConvModule, ExplicitBiasWithNorm) {
   EXPECT_EQ(keys_of(*n).count("conv.bias"), 0u);
 }
 
+TEST(ConvModule, DeformableConvKeysAreMmcvs) {
+  // conv_cfg=dict(type='DCNv2') with GN: no conv bias, offset conv under conv.
+  ConvModule m(ConvModuleOptions(4, 64, 3).padding(1).norm("GN").conv("DCNv2"));
+  EXPECT_EQ(keys_of(*m), (std::set<std::string>{"conv.weight", "conv.conv_offset.weight",
+                                                "conv.conv_offset.bias", "gn.weight",
+                                                "gn.bias"}));
+  EXPECT_TRUE(m->is_deformable());
+  EXPECT_EQ(m->conv_weight().sizes(), (std::vector<int64_t>{64, 4, 3, 3}));
+  EXPECT_FALSE(m->conv_bias().defined());
+  EXPECT_EQ(m->dcnv2->conv_offset->weight.size(0), 27);
+  // Without a norm DCNv2 keeps a bias; deform_groups sizes the offset conv.
+  ConvModule b(ConvModuleOptions(4, 8, 3).padding(1).conv("DCNv2").deform_groups(2));
+  EXPECT_EQ(keys_of(*b).count("conv.bias"), 1u);
+  EXPECT_TRUE(b->conv_bias().defined());
+  EXPECT_EQ(b->dcnv2->conv_offset->weight.size(0), 54);
+  // DCN (v1) with BN: offsets only (2*k*k channels), never a bias.
+  ConvModule v1(ConvModuleOptions(4, 8, 3).padding(1).norm("BN").conv("DCN"));
+  EXPECT_EQ(keys_of(*v1),
+            (std::set<std::string>{"conv.weight", "conv.conv_offset.weight",
+                                   "conv.conv_offset.bias", "bn.weight", "bn.bias",
+                                   "bn.running_mean", "bn.running_var",
+                                   "bn.num_batches_tracked"}));
+  EXPECT_EQ(v1->dcn->conv_offset->weight.size(0), 18);
+  // mmcv: bias='auto' without a norm asks DeformConv2d for a bias, which it rejects.
+  EXPECT_THROW(ConvModule(ConvModuleOptions(4, 8, 3).conv("DCN")), c10::Error);
+  EXPECT_NO_THROW(ConvModule(ConvModuleOptions(4, 8, 3).conv("DCN").bias(false)));
+  EXPECT_THROW(ConvModule(ConvModuleOptions(4, 8, 3).conv("DCNv3")), c10::Error);
+}
+
+TEST(ConvModule, DeformableConvInitAndForward) {
+  at::manual_seed(6);
+  // DCNv2 keeps its own init (mmcv: the conv has init_weights): uniform within
+  // 1/sqrt(in*k*k) = 1/sqrt(72), not kaiming.
+  ConvModule m(ConvModuleOptions(8, 32, 3).padding(1).norm("GN").num_groups(8).conv("DCNv2"));
+  EXPECT_LE(m->conv_weight().abs().max().item<float>(), 1.0f / std::sqrt(72.0f));
+  EXPECT_EQ(m->dcnv2->conv_offset->weight.abs().sum().item<float>(), 0.0f);
+  // A fresh DCNv2 is half a plain conv (mask sigmoid(0)), then GN and ReLU.
+  auto x = at::randn({2, 8, 7, 6});
+  ConvModule plain(ConvModuleOptions(8, 32, 3).padding(1).norm("GN").num_groups(8));
+  {
+    at::NoGradGuard g;
+    plain->conv->weight.copy_(m->conv_weight() * 0.5);
+  }
+  EXPECT_LT(test::max_abs_diff(m->forward(x), plain->forward(x)), 1e-4);
+  // DCN has no init_weights, so ConvModule kaiming-normals its weight (fan_out):
+  // std sqrt(2 / (32*9)) = 0.083.
+  ConvModule v1(ConvModuleOptions(64, 32, 3).padding(1).norm("BN").conv("DCN"));
+  const double std = v1->conv_weight().std().item<double>();
+  EXPECT_NEAR(std, std::sqrt(2.0 / (32 * 9)), 0.01);
+  EXPECT_EQ(v1->dcn->conv_offset->weight.abs().sum().item<float>(), 0.0f);
+}
+
 TEST(ConvModule, RejectsBadOptions) {
   EXPECT_THROW(ConvModule(ConvModuleOptions(4, 30, 3).norm("GN").num_groups(32)), c10::Error);
   EXPECT_THROW(ConvModule(ConvModuleOptions(4, 8, 3).norm("LN")), c10::Error);

@@ -28,6 +28,28 @@ NormCfg norm_cfg_from(ConfigReader& r, const std::string& key, const NormCfg& fa
   return n;
 }
 
+ConvCfg conv_cfg_from(ConfigReader& r, const std::string& key, const ConvCfg& fallback,
+                      bool allow_fallback_on_stride) {
+  if (!r.has(key)) return fallback;
+  ConvCfg cfg;
+  auto c = r.child_optional(key);
+  if (!c) return cfg;  // None: nn.Conv2d
+  const std::string t = c->expect_type({"Conv2d", "Conv", "DCNv2", "DCN"});
+  cfg.type = t == "Conv" ? "Conv2d" : t;
+  if (cfg.deformable()) {
+    // mmcv's deprecated_api_warning renames deformable_groups and rejects both.
+    if (c->has("deformable_groups") && c->has("deform_groups"))
+      c->fail_key("deformable_groups", "give deform_groups or the deprecated deformable_groups, "
+                                       "not both");
+    const std::string dg_key = c->has("deformable_groups") ? "deformable_groups" : "deform_groups";
+    cfg.deform_groups = c->get<int64_t>(dg_key, 1);
+    if (cfg.deform_groups < 1) c->fail_key(dg_key, "must be >= 1, got ", cfg.deform_groups);
+    if (cfg.type == "DCN") c->get<int64_t>("im2col_step", 32);
+  }
+  if (allow_fallback_on_stride) cfg.fallback_on_stride = c->get<bool>("fallback_on_stride", false);
+  return cfg;
+}
+
 std::string act_cfg_from(ConfigReader& r, const std::string& key, const std::string& fallback) {
   if (!r.has(key)) return fallback;
   auto c = r.child_optional(key);

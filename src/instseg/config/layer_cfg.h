@@ -1,7 +1,9 @@
-// Small mmcv sub-configs shared by every builder: norm_cfg, act_cfg, init_cfg.
+// Small mmcv sub-configs shared by every builder: norm_cfg, act_cfg, conv_cfg,
+// init_cfg.
 //
 //   NormCfg n = norm_cfg_from(r, "norm_cfg", NormCfg{"BN"});   // absent -> fallback
 //   std::string act = act_cfg_from(r, "act_cfg", "relu");      // "none" | "relu"
+//   ConvCfg c = conv_cfg_from(r, "conv_cfg", ConvCfg{});       // Conv2d | DCNv2 | DCN
 //
 // norm_cfg: null -> type "none"; {type: BN | BN2d (-> "BN") | SyncBN | GN,
 // requires_grad (default true), num_groups (GN only, required)}.
@@ -20,6 +22,26 @@ struct NormCfg {
   int64_t num_groups = 32;    // GN only
   bool requires_grad = true;
 };
+
+// conv_cfg as mmcv's build_conv_layer reads it: null -> "Conv2d"; {type:
+// Conv2d | Conv (-> "Conv2d") | DCNv2 | DCN, deform_groups (default 1; the
+// deprecated deformable_groups is accepted, not both), im2col_step (DCN only,
+// accepted and unused: it only batches mmcv's CUDA im2col)}. The remaining keys
+// are the layer's kwargs in mmcv, so anything else is an error here.
+struct ConvCfg {
+  std::string type = "Conv2d";  // "Conv2d", "DCNv2" (modulated, v2), "DCN" (v1)
+  int64_t deform_groups = 1;
+  // mmdet ResNet's `dcn` dict only (read when allow_fallback_on_stride): true
+  // makes the Bottleneck build a plain conv2 instead (mmdet's semantics, despite
+  // the name: it applies to every block, not only strided ones).
+  bool fallback_on_stride = false;
+  bool deformable() const { return type != "Conv2d"; }
+};
+
+// Reads r[key] (registering it); `fallback` when the key is absent. A ResNet
+// `dcn` dict passes allow_fallback_on_stride = true.
+ConvCfg conv_cfg_from(ConfigReader& r, const std::string& key, const ConvCfg& fallback,
+                      bool allow_fallback_on_stride = false);
 
 // Reads r[key] (registering it); `fallback` when the key is absent.
 NormCfg norm_cfg_from(ConfigReader& r, const std::string& key, const NormCfg& fallback);

@@ -18,18 +18,38 @@ ConvModuleImpl::ConvModuleImpl(const ConvModuleOptions& options) : options_(opti
                 "ConvModule: unsupported norm '", o.norm(), "' (none|BN|SyncBN|GN)");
   INSTSEG_CHECK(o.act() == "none" || o.act() == "relu" || o.act() == "ReLU",
                 "ConvModule: unsupported act '", o.act(), "' (none|relu)");
+  INSTSEG_CHECK(o.conv() == "Conv2d" || o.conv() == "DCNv2" || o.conv() == "DCN",
+                "ConvModule: unsupported conv '", o.conv(), "' (Conv2d|DCNv2|DCN)");
   const bool has_norm = o.norm() != "none";
   with_bias_ = o.bias().has_value() ? *o.bias() : !has_norm;
   relu_ = o.act() != "none";
 
-  conv = register_module(
-      "conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(o.in_channels(), o.out_channels(),
-                                                         o.kernel_size())
-                                    .stride(o.stride())
-                                    .padding(o.padding())
-                                    .dilation(o.dilation())
-                                    .groups(o.groups())
-                                    .bias(with_bias_)));
+  if (o.conv() == "Conv2d") {
+    conv = register_module(
+        "conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(o.in_channels(), o.out_channels(),
+                                                           o.kernel_size())
+                                      .stride(o.stride())
+                                      .padding(o.padding())
+                                      .dilation(o.dilation())
+                                      .groups(o.groups())
+                                      .bias(with_bias_)));
+  } else {
+    auto d = DeformConvPackOptions(o.in_channels(), o.out_channels(), o.kernel_size())
+                 .stride(o.stride())
+                 .padding(o.padding())
+                 .dilation(o.dilation())
+                 .groups(o.groups())
+                 .deform_groups(o.deform_groups())
+                 .bias(with_bias_);
+    if (o.conv() == "DCNv2") {
+      dcnv2 = register_module("conv", ModulatedDeformConv2dPack(d));
+    } else {
+      INSTSEG_CHECK(!with_bias_, "ConvModule: conv_cfg DCN (DeformConv2dPack) has no bias; "
+                                 "bias='auto' gives one without a norm layer: add a norm or set "
+                                 "bias=False (or use DCNv2)");
+      dcn = register_module("conv", DeformConv2dPack(d));
+    }
+  }
   if (o.norm() == "GN") {
     INSTSEG_CHECK(o.num_groups() > 0 && o.out_channels() % o.num_groups() == 0,
                   "ConvModule: GN num_groups ", o.num_groups(), " does not divide ",
@@ -45,9 +65,32 @@ ConvModuleImpl::ConvModuleImpl(const ConvModuleOptions& options) : options_(opti
   reset_parameters();
 }
 
+const at::Tensor& ConvModuleImpl::conv_weight() const {
+  if (!dcnv2.is_empty()) return dcnv2->weight;
+  if (!dcn.is_empty()) return dcn->weight;
+  return conv->weight;
+}
+
+const at::Tensor& ConvModuleImpl::conv_bias() const {
+  static const at::Tensor none;
+  if (!dcnv2.is_empty()) return dcnv2->bias;
+  if (!dcn.is_empty()) return none;
+  return conv->bias;
+}
+
 void ConvModuleImpl::reset_parameters() {
-  kaiming_init(conv->weight, with_bias_ ? conv->bias : at::Tensor(), 0.0, "fan_out", "relu",
-               "normal", 0.0);
+  if (!dcnv2.is_empty()) {
+    // mmcv: the conv has its own init_weights, which ConvModule leaves alone.
+    dcnv2->reset_parameters();
+  } else if (!dcn.is_empty()) {
+    // DeformConv2dPack has no init_weights, so mmcv's ConvModule kaiming-inits
+    // its weight (conv_offset keeps its zeros).
+    dcn->reset_parameters();
+    kaiming_init(dcn->weight, at::Tensor(), 0.0, "fan_out", "relu", "normal", 0.0);
+  } else {
+    kaiming_init(conv->weight, with_bias_ ? conv->bias : at::Tensor(), 0.0, "fan_out", "relu",
+                 "normal", 0.0);
+  }
   if (!bn.is_empty()) constant_init(bn->weight, bn->bias, 1.0, 0.0);
   if (!gn.is_empty()) constant_init(gn->weight, gn->bias, 1.0, 0.0);
 }
@@ -55,7 +98,14 @@ void ConvModuleImpl::reset_parameters() {
 at::Tensor ConvModuleImpl::forward(const at::Tensor& x) {
   INSTSEG_CHECK(x.dim() == 4 && x.size(1) == options_.in_channels(),
                 "ConvModule: expected [N,", options_.in_channels(), ",H,W] input, got ", x.sizes());
-  at::Tensor y = conv->forward(x);
+  at::Tensor y;
+  if (!dcnv2.is_empty()) {
+    y = dcnv2->forward(x);
+  } else if (!dcn.is_empty()) {
+    y = dcn->forward(x);
+  } else {
+    y = conv->forward(x);
+  }
   if (!bn.is_empty()) y = bn->forward(y);
   if (!gn.is_empty()) {
     y = norm_in_param_dtype(gn, y);  // fp32 under CPU autocast (autocast_norm.h)

@@ -4,9 +4,15 @@
 // (BatchNorm / SyncBN) or `gn` (GroupNorm), mmcv build_norm_layer's abbreviations.
 // So a head tower `kernel_convs.0` has keys kernel_convs.0.conv.weight,
 // kernel_convs.0.gn.{weight,bias}. bias "auto" (unset) = no bias when a norm follows.
-// Construction initialises like mmcv ConvModule.init_weights: conv kaiming_normal
-// (fan_out, relu), bias 0; norm weight 1, bias 0. Owners re-init as upstream does
-// (e.g. FPN xavier) via reset_parameters() of their own.
+// The conv is built as mmcv's build_conv_layer(conv_cfg) builds it: a Conv2d, or
+// a deformable conv (conv_cfg type 'DCNv2' / 'DCN', layers/deform_conv_pack.h),
+// registered as `conv` too, so its keys are conv.weight, conv.conv_offset.*.
+// Construction initialises like mmcv ConvModule.init_weights: a conv without an
+// init_weights of its own (Conv2d, DCN) gets kaiming_normal (fan_out, relu) on
+// its weight and bias 0; DCNv2 keeps its own init (uniform weight, zero offset
+// conv); norm weight 1, bias 0. Owners re-init as upstream does (e.g. FPN
+// xavier) via reset_parameters() of their own; conv_weight() / conv_bias()
+// reach the weights whatever the conv type.
 #pragma once
 #include <torch/nn/module.h>
 #include <torch/nn/modules/batchnorm.h>
@@ -18,6 +24,7 @@
 #include <string>
 
 #include "instseg/core/compat.h"
+#include "instseg/layers/deform_conv_pack.h"
 
 namespace instseg {
 
@@ -31,6 +38,11 @@ struct ConvModuleOptions {
   TORCH_ARG(int64_t, padding) = 0;
   TORCH_ARG(int64_t, dilation) = 1;
   TORCH_ARG(int64_t, groups) = 1;
+  // conv_cfg.type: "Conv2d" (mmcv's None / 'Conv2d' / 'Conv'), "DCNv2"
+  // (ModulatedDeformConv2dPack) or "DCN" (DeformConv2dPack, which has no bias).
+  TORCH_ARG(std::string, conv) = "Conv2d";
+  // conv_cfg.deform_groups (DCN / DCNv2 only).
+  TORCH_ARG(int64_t, deform_groups) = 1;
   // Unset = mmcv bias='auto': a bias exactly when there is no norm layer.
   TORCH_ARG(instseg::optional<bool>, bias) = instseg::nullopt;
   // norm_cfg.type: "none", "BN", "SyncBN" (built as BN, named `bn`), "GN".
@@ -54,11 +66,19 @@ class ConvModuleImpl : public torch::nn::Module {
   void reset_parameters();
 
   bool with_norm() const { return !bn.is_empty() || !gn.is_empty(); }
+  bool is_deformable() const { return !dcnv2.is_empty() || !dcn.is_empty(); }
+  // The conv's weight [out, in/groups, k, k] and bias ([out] or undefined),
+  // whichever conv type it is.
+  const at::Tensor& conv_weight() const;
+  const at::Tensor& conv_bias() const;
   bool with_bias() const { return with_bias_; }
   bool with_activation() const { return relu_; }
   const ConvModuleOptions& options() const { return options_; }
 
-  torch::nn::Conv2d conv{nullptr};
+  // Exactly one of these three is set; each is registered as `conv`.
+  torch::nn::Conv2d conv{nullptr};                 // conv "Conv2d"
+  ModulatedDeformConv2dPack dcnv2{nullptr};        // conv "DCNv2"
+  DeformConv2dPack dcn{nullptr};                   // conv "DCN"
   torch::nn::BatchNorm2d bn{nullptr};  // norm "BN"/"SyncBN"
   torch::nn::GroupNorm gn{nullptr};    // norm "GN"
 
