@@ -59,6 +59,7 @@ function(instseg_add_test name)
   endif()
   add_executable(${name} ${ARG_SOURCES})
   instseg_target_defaults(${name})
+  instseg_link_allocator(${name})
   target_link_libraries(${name} PRIVATE ${ARG_LINK} instseg_test_common GTest::gtest)
   gtest_discover_tests(${name}
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}

@@ -44,6 +44,7 @@ PKGS=(
   "${TORCH_PKGS[@]}"
   libopenblas0-openmp   # LibTorch's fp32 GEMM: 154 GFLOP/s vs 5.8 with reference BLAS (2 cores)
   libgloo-dev           # c10d's ProcessGroupGloo headers include <gloo/...>
+  libgoogle-perftools-dev  # tcmalloc_minimal, linked into the executables (docs/performance.md, "Allocator")
   # apps
   libopencv-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   # tests and benchmarks

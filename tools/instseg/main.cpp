@@ -2,6 +2,7 @@
 // Argument parsing only; every subcommand calls into the libraries.
 #include "commands.h"
 
+#include "instseg/core/allocator.h"
 #include "instseg/core/log.h"
 #include "instseg/core/threads.h"
 
@@ -18,7 +19,7 @@ const GlobalOptions& global_options() { return g_options; }
 int main(int argc, char** argv) {
   using namespace instseg;
   CLI::App app{"instseg: SOLOv2 and QueryInst instance segmentation in C++ (LibTorch)"};
-  app.set_version_flag("--version", "instseg 0.1.0");
+  app.set_version_flag("--version", "instseg 0.1.0 (allocator: " + allocator_name() + ")");
   app.require_subcommand(1);
   auto& opt = const_cast<cli::GlobalOptions&>(cli::global_options());
   app.add_option("--threads", opt.threads,
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
                   : opt.log_level == "error"   ? LogLevel::error
                                                : LogLevel::info);
     configure_threads(opt.threads);
+    log_debug("allocator: ", allocator_name());
   });
 
   // Subcommands, in the order `instseg --help` lists them.
