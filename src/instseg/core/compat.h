@@ -1,9 +1,14 @@
-// LibTorch 1.13 (Debian) vs 2.x (pip wheel) differences, in one place.
-// See ../shared/specs/conventions.md section 6. Code elsewhere uses these
-// names instead of #if on versions.
+// LibTorch 1.13 (Debian bookworm) vs 2.x (Debian trixie's 2.6, pip wheels)
+// differences, in one place. See ../shared/specs/conventions.md section 6.
+// Code elsewhere uses these names instead of #if on versions; the autocast API
+// difference is in engine/amp.cpp, c10d's in engine/distributed.cpp through
+// the aliases below.
 #pragma once
+#include <ATen/core/Tensor.h>
+#include <c10/util/ArrayRef.h>
 #include <torch/version.h>
 
+#include <cstdint>
 #include <optional>
 
 #if TORCH_VERSION_MAJOR >= 2
@@ -11,6 +16,12 @@
 #else
 #define INSTSEG_TORCH2 0
 #endif
+
+namespace c10d {
+class Backend;
+class ProcessGroup;
+struct TCPStoreOptions;
+}  // namespace c10d
 
 namespace instseg {
 
@@ -27,5 +38,41 @@ template <typename T>
 using optional = c10::optional<T>;
 inline constexpr auto nullopt = c10::nullopt;
 #endif
+
+// c10d: LibTorch 2.x split ProcessGroup into a front end and per-device
+// Backends; ProcessGroupGloo/NCCL derive from c10d::Backend there and from
+// c10d::ProcessGroup in 1.13. Both expose the collectives we call.
+#if INSTSEG_TORCH2
+using C10dBackend = c10d::Backend;
+#else
+using C10dBackend = c10d::ProcessGroup;
+#endif
+
+// LibTorch 2.x's TCPStoreOptions::useLibUV (default true) picks the libuv
+// store backend, which builds without libuv (Debian trixie's 2.6) refuse with
+// a c10::Error; 1.13 has only the classic backend. Sets it to false and
+// returns true where the option exists; returns false (nothing to change) on
+// 1.13. Both backends speak the same protocol, so clients and servers mix.
+bool tcpstore_use_classic_backend(c10d::TCPStoreOptions& options);
+
+// at::conv2d, except that CPU fp32/bf16 convolutions whose input channels are
+// above 16 and not a multiple of 16 run on zero-padded channels (input and
+// weight padded to the next multiple of 16) with LibTorch 2.x.
+//
+// Why: LibTorch 2.6 (Debian trixie, oneDNN 3.7.2, AVX-512) computes such a
+// convolution with oneDNN's channel-blocked source layout whose padding
+// channels it does not zero ("src:f32:ap:blocked:aBcd16b" in ONEDNN_VERBOSE):
+// the output is 5-10% off or NaN (measured for 17..514 input channels, 3x3 and
+// 7x7, 12x12 to 100x100 maps, fp32 and bf16; backward is right). SOLOv2's
+// CoordConv layers (C+2 input channels) hit it. Exact zeros change no sum, so
+// the padded convolution is the convolution, at oneDNN's speed (+C%16/C of
+// its FLOPs). 1.13 computes these exactly and is left alone; other layouts
+// (channels < 16, multiples of 16) are untouched.
+at::Tensor conv2d(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& bias,
+                  c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation,
+                  int64_t groups);
+
+// Whether instseg::conv2d pads the channels of this convolution (for tests).
+bool conv2d_pads_channels(const at::Tensor& input, const at::Tensor& weight, int64_t groups);
 
 }  // namespace instseg

@@ -104,7 +104,10 @@ at::Tensor ConvModuleImpl::forward(const at::Tensor& x) {
   } else if (!dcn.is_empty()) {
     y = dcn->forward(x);
   } else {
-    y = conv->forward(x);
+    // instseg::conv2d (core/compat.h): LibTorch 2.6's oneDNN miscomputes CPU
+    // convolutions of C+2 channels (SOLOv2's CoordConv layers) unless padded.
+    const int64_t s = options_.stride(), p = options_.padding(), d = options_.dilation();
+    y = instseg::conv2d(x, conv->weight, conv->bias, {s, s}, {p, p}, {d, d}, options_.groups());
   }
   if (!bn.is_empty()) y = bn->forward(y);
   if (!gn.is_empty()) {
