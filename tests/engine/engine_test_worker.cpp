@@ -1,6 +1,7 @@
 // Helper processes for the multi-process engine tests (spawned by
 // test_engine_slow; not a test itself).
-//   engine_test_worker dist-train <dir> <steps>   (under RANK/WORLD_SIZE/... from launch_local)
+//   engine_test_worker dist-train <dir> <steps> [gloo|nccl]   (under RANK/WORLD_SIZE/... from launch_local;
+//                                                  nccl: on cuda:LOCAL_RANK, a group even for one process)
 //   engine_test_worker ckpt-loop <work_dir>        (trains and checkpoints every iteration until killed)
 #include "instseg/checkpoint/pth_writer.h"
 #include "instseg/checkpoint/state_dict.h"
@@ -32,21 +33,32 @@ OptimizerOptions sgd() {
   return o;
 }
 
-int dist_train(const std::string& dir, int steps) {
+int dist_train(const std::string& dir, int steps, const std::string& backend) {
   DistEnv env = dist_env_from_environment();
-  dist::init(env, "gloo", std::chrono::seconds(60));
+  const bool cuda = backend == "nccl";
+  env.always_init = cuda;  // NCCL's path also with a single GPU
+  dist::init(env, backend, std::chrono::seconds(60));
+  const c10::Device device = cuda ? dist::comm_device() : c10::Device(c10::kCPU);
   const int rank = dist::rank(), world = dist::world_size();
   // Collectives on their own.
-  at::Tensor t = at::full({1}, static_cast<float>(rank));
+  at::Tensor t = at::full({1}, static_cast<float>(rank), at::TensorOptions().device(device));
   if (std::abs(reduce_mean(t).item<float>() - (world - 1) / 2.0f) > 1e-6) return 2;
   auto parts = dist::gather_bytes("rank" + std::to_string(rank));
   if (rank == 0 && (parts.size() != static_cast<size_t>(world) || parts.back() != "rank" + std::to_string(world - 1)))
     return 3;
   if (dist::all_reduce_mean({static_cast<double>(rank)})[0] != (world - 1) / 2.0) return 4;
+  {  // bucketed gradient averaging (also with one process: the NCCL path runs)
+    at::Tensor p = at::zeros({3}, at::TensorOptions().device(device)).requires_grad_(true);
+    p.mutable_grad() = at::full({3}, static_cast<float>(rank + 1), p.options());
+    dist::average_gradients({p}, /*bucket_bytes=*/8);
+    if (std::abs(p.grad()[2].item<float>() - (world + 1) / 2.0f) > 1e-6) return 5;
+  }
 
   at::manual_seed(100 + rank);  // different on each rank: broadcast must fix it
   TinyDetector model(0.0);
+  model->to(device);
   TrainerOptions to;
+  to.device = device;
   to.work_dir = dir + "/work";
   to.max_epochs = 100;
   to.max_iters = steps;
@@ -99,9 +111,10 @@ int main(int argc, char** argv) {
     at::set_num_threads(1);
     set_log_level(LogLevel::warning);  // keep the test output readable
     std::string mode = argc > 1 ? argv[1] : "";
-    if (mode == "dist-train" && argc == 4) return dist_train(argv[2], std::stoi(argv[3]));
+    if (mode == "dist-train" && (argc == 4 || argc == 5))
+      return dist_train(argv[2], std::stoi(argv[3]), argc == 5 ? argv[4] : "gloo");
     if (mode == "ckpt-loop" && argc == 3) return ckpt_loop(argv[2]);
-    std::cerr << "usage: engine_test_worker dist-train <dir> <steps> | ckpt-loop <work_dir>\n";
+    std::cerr << "usage: engine_test_worker dist-train <dir> <steps> [gloo|nccl] | ckpt-loop <work_dir>\n";
     return 64;
   } catch (const std::exception& e) {
     std::cerr << "engine_test_worker: " << e.what() << "\n";

@@ -5,6 +5,7 @@
 // bind the port) under the prefix /worker/attempt_<TORCHELASTIC_RESTART_COUNT>
 // and train as usual. The real /usr/bin/torchrun is exercised by
 // tests/tools/test_cli_torchrun.cpp.
+#include "instseg/engine/distributed.h"
 #include "instseg/engine/launch.h"
 
 #include "common/test_util.h"
@@ -25,7 +26,7 @@ TEST(MultiProcess, JoinsTorchrunAgentStoreAsClients) {
   so.isServer = true;
   so.waitWorkers = false;
   so.timeout = std::chrono::seconds(60);
-  c10d::TCPStore agent("127.0.0.1", so);
+  auto agent = dist::make_tcp_store("127.0.0.1", so);
 
   LaunchOptions lo;
   lo.nproc_per_node = 2;
@@ -41,7 +42,7 @@ TEST(MultiProcess, JoinsTorchrunAgentStoreAsClients) {
   // Gloo's rendezvous keys (rank r's address under "<device index>/<r>";
   // "rank_<r>" in newer Gloo) went under the attempt's prefix, none unprefixed.
   auto has = [&](const std::string& prefix, int r) {
-    return agent.check({prefix + "0/" + std::to_string(r)}) || agent.check({prefix + "0/rank_" + std::to_string(r)});
+    return agent->check({prefix + "0/" + std::to_string(r)}) || agent->check({prefix + "0/rank_" + std::to_string(r)});
   };
   for (int r = 0; r < 2; ++r) {
     EXPECT_TRUE(has("/worker/attempt_4/", r)) << "rank " << r;

@@ -7,8 +7,14 @@
 
 #include <ATen/ATen.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+// Gloo where its headers exist (engine/CMakeLists.txt: pip wheels lack them).
+#ifdef USE_C10D_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#define INSTSEG_HAVE_GLOO 1
+#else
+#define INSTSEG_HAVE_GLOO 0
+#endif
 #if defined(INSTSEG_WITH_CUDA) && defined(USE_C10D_NCCL)
 #include <c10/cuda/CUDAFunctions.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
@@ -24,14 +30,8 @@
 
 namespace instseg {
 
-// LibTorch 2.x split ProcessGroup into a front end and per-device Backends;
-// ProcessGroupGloo/NCCL derive from c10d::Backend there and from
-// c10d::ProcessGroup in 1.13. Both expose the collectives we call.
-#if INSTSEG_TORCH2
-using PgBase = c10d::Backend;
-#else
-using PgBase = c10d::ProcessGroup;
-#endif
+// ProcessGroupGloo/NCCL's base: c10d::Backend in 2.x, ProcessGroup in 1.13.
+using PgBase = C10dBackend;
 
 namespace {
 
@@ -73,6 +73,18 @@ bool is_loopback(const std::string& addr) {
 
 }  // namespace
 
+c10::intrusive_ptr<c10d::TCPStore> dist::make_tcp_store(const std::string& host,
+                                                       c10d::TCPStoreOptions options) {
+  try {
+    return c10::make_intrusive<c10d::TCPStore>(host, options);
+  } catch (const c10::Error& e) {
+    // "use_libuv was requested but PyTorch was build without libuv support"
+    if (std::string(e.what()).find("libuv") == std::string::npos || !tcpstore_use_classic_backend(options))
+      throw;
+  }
+  return c10::make_intrusive<c10d::TCPStore>(host, options);
+}
+
 DistEnv dist_env_from_environment() {
   DistEnv e;
   bool has_rank = false, has_world = false;
@@ -105,7 +117,7 @@ namespace dist {
 void init(const DistEnv& env, const std::string& backend_name,
           std::chrono::milliseconds timeout) {
   INSTSEG_CHECK(state() == nullptr, "distributed: already initialised");
-  if (env.world_size <= 1) return;
+  if (env.world_size <= 1 && !env.always_init) return;
   auto s = std::make_unique<State>();
   s->env = env;
   std::string backend = backend_name;
@@ -130,7 +142,7 @@ void init(const DistEnv& env, const std::string& backend_name,
   so.numWorkers = static_cast<size_t>(env.world_size);
   so.waitWorkers = true;
   so.timeout = timeout;
-  auto tcp = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
+  auto tcp = make_tcp_store(env.master_addr, so);
   std::string store_desc = env.use_agent_store ? "torchrun agent's" : "rank 0's";
   if (env.use_agent_store) {
     const std::string prefix = "/worker/attempt_" + std::to_string(env.restart_count);
@@ -141,6 +153,7 @@ void init(const DistEnv& env, const std::string& backend_name,
   }
 
   if (backend == "gloo") {
+#if INSTSEG_HAVE_GLOO
     auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
     if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME"); ifname && *ifname)
       opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
@@ -151,6 +164,9 @@ void init(const DistEnv& env, const std::string& backend_name,
     opts->threads = 2;
     s->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(s->store, env.rank, env.world_size, opts);
     s->device = c10::Device(c10::kCPU);
+#else
+    fail("distributed: this build has no Gloo backend (LibTorch without the gloo headers; use nccl)");
+#endif
   } else {
 #if INSTSEG_HAVE_NCCL
     c10::cuda::set_device(static_cast<c10::DeviceIndex>(env.local_rank));

@@ -13,6 +13,7 @@
 #pragma once
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/nn/module.h>
 
 #include <chrono>
@@ -34,6 +35,10 @@ struct DistEnv {
   // torch.distributed's env:// rendezvous does (_create_c10d_store).
   bool use_agent_store = false;
   int restart_count = 0;  // TORCHELASTIC_RESTART_COUNT
+  // Start a process group even for world_size 1 (as torch.distributed does
+  // under torchrun); by default one process skips c10d entirely. Tests use it
+  // to run NCCL on a single GPU.
+  bool always_init = false;
 };
 
 // Reads RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR,
@@ -45,9 +50,14 @@ DistEnv dist_env_from_environment();
 
 namespace dist {
 
+// A TCPStore (server when options.isServer): LibTorch 2.x's default libuv
+// backend where the LibTorch has it, else the classic one (Debian trixie's
+// 2.6 is built without libuv and 1.13 only has the classic backend).
+c10::intrusive_ptr<c10d::TCPStore> make_tcp_store(const std::string& host, c10d::TCPStoreOptions options);
+
 // Starts the process group. backend: "gloo", "nccl" or "auto" (nccl when the
 // build has NCCL and CUDA is available, else gloo). world_size == 1 does
-// nothing. The TCPStore server runs on rank 0 at MASTER_ADDR:MASTER_PORT,
+// nothing unless env.always_init. The TCPStore server runs on rank 0 at MASTER_ADDR:MASTER_PORT,
 // or, with env.use_agent_store (torchrun), in torchrun's agent.
 // Gloo's socket: GLOO_SOCKET_IFNAME when set, 127.0.0.1 when the master is
 // local, else the address this host name resolves to.
