@@ -1,42 +1,23 @@
 // RoIAlign against torchvision (float64 oracle fixtures from
 // tests/data/ops/make_roi_align_fixture.py), hand-computed values, finite
-// differences, and the FPN level rule.
+// differences, and the FPN level rule. CUDA: test_roi_align_cuda.cpp.
 #include "common/test_util.h"
 #include "instseg/ops/multi_level_roi_align.h"
 #include "instseg/ops/roi_align.h"
+#include "ops/roi_align_fixture.h"
 
 #include <ATen/ATen.h>
 #include <torch/autograd.h>
-#include <torch/cuda.h>
-#include <torch/serialize.h>
-
-#include <fstream>
-#include <iterator>
 
 namespace instseg {
 namespace {
 
-c10::Dict<c10::IValue, c10::IValue> load_fixture() {
-  std::ifstream f(test::data_path("ops/roi_align_cases.pt"), std::ios::binary);
-  EXPECT_TRUE(f.good());
-  std::vector<char> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  return torch::pickle_load(bytes).toGenericDict();
-}
+using test::case_options;
+using test::RoIAlignCases;
 
-at::Tensor get(const c10::Dict<c10::IValue, c10::IValue>& d, const std::string& k) {
-  return d.at(k).toTensor();
-}
+RoIAlignCases load_fixture() { return test::load_roi_align_cases(); }
 
-RoIAlignOptions case_options(const c10::Dict<c10::IValue, c10::IValue>& d, const std::string& p) {
-  auto params = get(d, p + "params");
-  RoIAlignOptions o;
-  o.output_h = params[0].item<int64_t>();
-  o.output_w = params[1].item<int64_t>();
-  o.sampling_ratio = params[2].item<int64_t>();
-  o.aligned = params[3].item<int64_t>() != 0;
-  o.spatial_scale = get(d, p + "spatial_scale")[0].item<double>();
-  return o;
-}
+at::Tensor get(const RoIAlignCases& d, const std::string& k) { return test::case_tensor(d, k); }
 
 TEST(RoIAlign, MatchesTorchvisionFloat64ForwardAndBackward) {
   auto d = load_fixture();
@@ -174,7 +155,6 @@ TEST(MultiLevelRoIAlign, LevelRuleAndOutputMatchMmdet) {
   EXPECT_EQ(e.size(1), 3);
 }
 
-// CUDA kernel against the CPU kernel (skipped without a GPU build and device).
 TEST(MultiLevelRoIAlign, ReducedPrecisionFeaturesPoolInFloat32) {
   // Under autocast the features arrive as bf16: pooled in float32, close to
   // pooling the float32 features.
@@ -189,24 +169,6 @@ TEST(MultiLevelRoIAlign, ReducedPrecisionFeaturesPoolInFloat32) {
   auto y = multi_level_roi_align(half, rois, o);
   EXPECT_EQ(y.scalar_type(), at::kFloat);
   EXPECT_LT(test::max_abs_diff(y, ref), 0.05);
-}
-
-TEST(RoIAlign, CudaMatchesCpu) {
-  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
-  auto d = load_fixture();
-  for (std::string name : {"feat_s2", "adaptive", "unaligned", "mask28", "empty"}) {
-    SCOPED_TRACE(name);
-    const std::string p = name + ".";
-    auto opt = case_options(d, p);
-    auto x = get(d, p + "input").to(at::kCUDA).requires_grad_(true);
-    auto rois = get(d, p + "rois").to(at::kCUDA);
-    auto y = roi_align(x, rois, opt);
-    EXPECT_LT(test::max_abs_diff(y.cpu(), get(d, p + "output")), 1e-12);
-    if (rois.size(0) > 0) {
-      y.backward(get(d, p + "grad_output").to(at::kCUDA));
-      EXPECT_LT(test::max_abs_diff(x.grad().cpu(), get(d, p + "grad_input")), 1e-10);
-    }
-  }
 }
 
 }  // namespace
