@@ -1,11 +1,13 @@
-// Whole-model CPU inference benchmark: per-stage median milliseconds,
-// images/s and peak memory of SOLOv2 (R50, light-R18) and QueryInst (R50).
+// Whole-model inference benchmark: per-stage median milliseconds, images/s
+// and peak memory of SOLOv2 (R50, light-R18) and QueryInst (R50), on the CPU
+// or (--device cuda) a GPU.
 // Plain main (not Google Benchmark): explicit warm-up, N timed repetitions,
 // medians. See docs/benchmarks/models.md for the method and results.
 //
 //   build/bench/bench_models                       # all models, fp32
 //   build/bench/bench_models --model solov2_light_r18 --reps 10 --warmup 3
 //   build/bench/bench_models --bf16                # + CPU bf16 autocast, side by side
+//   build/bench/bench_models --device cuda --fp16 --batch 8   # GPU: fp32 and fp16 autocast
 //
 // Stages are timed by calling the models' public submodules in the order
 // their predict() does (backbone -> neck -> head -> post-processing), on the
@@ -20,6 +22,7 @@
 // vary over the grid), and predict() sees the same, realistic, workload.
 #include "instseg/core/threads.h"
 #include "instseg/engine/amp.h"
+#include "instseg/engine/metrics_log.h"
 #include "instseg/models/model.h"
 #include "instseg/queryinst/queryinst_postprocess.h"
 #include "instseg/solov2/solov2_postprocess.h"
@@ -28,6 +31,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 #include <ATen/record_function.h>
+#include <torch/cuda.h>
 #include <torch/nn/modules/normalization.h>
 #include <torch/utils.h>
 #include <torch/version.h>
@@ -64,6 +68,14 @@ namespace {
 // ---------------------------------------------------------------- utilities
 
 using Clock = std::chrono::steady_clock;
+
+// --device cuda: every timed stage is bracketed by device synchronisations, so
+// that a stage's time is its kernels' time and not their launch time.
+bool g_cuda_sync = false;
+
+void device_sync() {
+  if (g_cuda_sync) torch::cuda::synchronize();
+}
 
 double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -142,6 +154,8 @@ struct Args {
   int64_t candidates = 300;           // SOLOv2: (cell, class) pairs above score_thr
   std::vector<int64_t> post_sweep;    // SOLOv2: extra post-processing-only timings
   bool bf16 = false;
+  bool fp16 = false;          // --device cuda only: + fp16 autocast
+  std::string device = "cpu";  // cpu | cuda
   bool profile = false;  // operator breakdown of one extra repetition per model
   uint64_t seed = 0;
 };
@@ -157,7 +171,9 @@ std::vector<std::string> split(const std::string& s, char sep) {
 void usage(const char* argv0) {
   std::printf(
       "usage: %s [--model M[,M...]|all] [--reps N] [--warmup N] [--threads N] [--batch N]\n"
-      "          [--candidates N] [--post-sweep N,N,...] [--bf16] [--profile] [--seed N]\n"
+      "          [--candidates N] [--post-sweep N,N,...] [--bf16] [--fp16] [--device cpu|cuda]\n"
+      "          [--profile] [--seed N]\n"
+      "--bf16/--fp16: also run under autocast of that dtype (fp16: CUDA only)\n"
       "models: solov2_r50 (1333x800, padded 1344x800), solov2_light_r18 (768x448),\n"
       "        queryinst_r50 (1333x800, padded 1344x800)\n",
       argv0);
@@ -188,6 +204,10 @@ Args parse_args(int argc, char** argv) {
       for (const auto& s : split(value(), ',')) a.post_sweep.push_back(std::stoll(s));
     } else if (k == "--bf16") {
       a.bf16 = true;
+    } else if (k == "--fp16") {
+      a.fp16 = true;
+    } else if (k == "--device") {
+      a.device = value();
     } else if (k == "--profile") {
       a.profile = true;
     } else if (k == "--seed") {
@@ -201,6 +221,11 @@ Args parse_args(int argc, char** argv) {
   }
   if (a.reps < 1 || a.warmup < 0 || a.batch < 1 || a.candidates < 0)
     throw std::runtime_error("--reps and --batch must be >= 1, --warmup and --candidates >= 0");
+  if (a.device != "cpu" && a.device != "cuda") throw std::runtime_error("--device must be cpu or cuda");
+  if (a.device == "cuda" && !torch::cuda::is_available())
+    throw std::runtime_error("--device cuda: no CUDA device (or a LibTorch without CUDA)");
+  if (a.fp16 && a.device != "cuda") throw std::runtime_error("--fp16 needs --device cuda (CPU autocast: --bf16)");
+  if (a.profile && a.device != "cpu") throw std::runtime_error("--profile is CPU-only");
   return a;
 }
 
@@ -244,12 +269,13 @@ Variant make_variant(const std::string& name) {
   return v;
 }
 
-Batch make_batch(const Variant& v, int batch) {
+Batch make_batch(const Variant& v, int batch, const c10::Device& device) {
   const int64_t ph = pad32(v.img_h), pw = pad32(v.img_w);
   Batch b;
   // Normalised images ~ N(0, 1), zero padding as DetDataPreprocessor pads.
   b.images = at::zeros({batch, 3, ph, pw});
   b.images.slice(2, 0, v.img_h).slice(3, 0, v.img_w).normal_();
+  b.images = b.images.to(device);
   for (int i = 0; i < batch; ++i) {
     ImageMeta m;
     m.image_id = i;
@@ -287,9 +313,11 @@ struct Timings {
 template <typename F>
 auto timed(Timings* t, const std::string& stage, F&& fn) {
   RECORD_USER_SCOPE(stage);
+  device_sync();
   auto t0 = Clock::now();
   try {
     auto r = fn();
+    device_sync();
     if (t) t->add(stage, ms_since(t0));
     return r;
   } catch (const std::exception& e) {
@@ -415,6 +443,7 @@ struct Result {
   Timings t;
   int64_t detections = 0;
   double peak_rss_mib = NAN;
+  double peak_gpu_mib = NAN;  // --device cuda: the caching allocator's peak allocated bytes
   std::string error;  // non-empty: the run failed (e.g. an op without bf16 support)
 };
 
@@ -515,18 +544,32 @@ struct SweepRow {
   double ms;
 };
 
+std::string precision_name(AmpDtype amp) {
+  switch (amp) {
+    case AmpDtype::none: return "fp32";
+    case AmpDtype::bf16: return "bf16 autocast";
+    case AmpDtype::fp16: return "fp16 autocast";
+  }
+  return "?";
+}
+
 Result run_variant(const Args& a, const Variant& v, DetectorImpl& model, const Batch& batch, AmpDtype amp,
                    const std::function<int64_t(Timings*)>& rep) {
   Result r;
   r.model = v.name;
   r.input = std::to_string(pad32(v.img_w)) + "x" + std::to_string(pad32(v.img_h)) + " (img " +
             std::to_string(v.img_w) + "x" + std::to_string(v.img_h) + ")";
-  r.precision = amp == AmpDtype::bf16 ? "bf16 autocast" : "fp32";
+  r.precision = precision_name(amp);
   r.params = count_parameters(model);
+  const bool cuda = batch.images.is_cuda();
   reset_peak_rss();
+  if (cuda) {
+    device_sync();
+    cuda_peak_memory_mb_and_reset(batch.images.get_device());
+  }
   try {
     for (int i = 0; i < a.warmup + a.reps; ++i) {
-      AutocastGuard ac(c10::DeviceType::CPU, amp);
+      AutocastGuard ac(cuda ? c10::DeviceType::CUDA : c10::DeviceType::CPU, amp);
       int64_t dets = rep(i < a.warmup ? nullptr : &r.t);
       // torch.autocast drops its weight-cast cache when its context exits.
       if (amp != AmpDtype::none) at::autocast::clear_cache();
@@ -538,6 +581,11 @@ Result run_variant(const Args& a, const Variant& v, DetectorImpl& model, const B
     if (nl != std::string::npos) r.error = r.error.substr(0, nl);
   }
   r.peak_rss_mib = peak_rss_kb() / 1024.0;
+  if (cuda) {
+    device_sync();
+    const int64_t mb = cuda_peak_memory_mb_and_reset(batch.images.get_device());
+    if (mb >= 0) r.peak_gpu_mib = static_cast<double>(mb);
+  }
   return r;
 }
 
@@ -567,8 +615,10 @@ std::vector<SweepRow> solov2_post_sweep(const Args& a, SOLOv2Impl& m, const Batc
     std::vector<double> ms;
     int64_t dets = 0;
     for (int i = 0; i < a.warmup + a.reps; ++i) {
+      device_sync();
       auto t0 = Clock::now();
       dets = count_dets(solov2_postprocess(o2, batch.metas, o));
+      device_sync();
       if (i >= a.warmup) ms.push_back(ms_since(t0));
     }
     rows.push_back({k, dets, median(ms)});
@@ -579,8 +629,9 @@ std::vector<SweepRow> solov2_post_sweep(const Args& a, SOLOv2Impl& m, const Batc
 void print_stage_table(const Result& fp, const Result* bf, int batch) {
   std::printf("\n### %s, %s, batch %d\n\n", fp.model.c_str(), fp.input.c_str(), batch);
   if (bf)
-    std::printf("| stage | fp32 median ms | fp32 min ms | %% of predict | bf16 median ms | fp32/bf16 |\n"
-                "|---|---:|---:|---:|---:|---:|\n");
+    std::printf("| stage | fp32 median ms | fp32 min ms | %% of predict | %s median ms | fp32/%s |\n"
+                "|---|---:|---:|---:|---:|---:|\n",
+                bf->precision.substr(0, 4).c_str(), bf->precision.substr(0, 4).c_str());
   else
     std::printf("| stage | median ms | min ms | %% of predict |\n|---|---:|---:|---:|\n");
   const double total = fp.t.med("predict()");
@@ -609,7 +660,7 @@ void print_stage_table(const Result& fp, const Result* bf, int batch) {
   }
   row("**predict()**", total, fp.t.min("predict()"), bf && bf->error.empty() ? bf->t.med("predict()") : NAN);
   std::printf("\n%lld detections per repetition (batch total)", static_cast<long long>(fp.detections));
-  if (bf && !bf->error.empty()) std::printf("; bf16 run failed: %s", bf->error.c_str());
+  if (bf && !bf->error.empty()) std::printf("; %s run failed: %s", bf->precision.c_str(), bf->error.c_str());
   std::printf("\n");
 }
 
@@ -627,10 +678,16 @@ int main(int argc, char** argv) {
   }
   const int threads = configure_threads(a.threads);
   at::manual_seed(a.seed);
+  const c10::Device device(a.device == "cuda" ? c10::kCUDA : c10::kCPU);
+  g_cuda_sync = device.is_cuda();
 
-  std::printf("# instseg model benchmark (CPU inference)\n\n");
+  std::printf("# instseg model benchmark (%s inference)\n\n", device.is_cuda() ? "CUDA" : "CPU");
   std::printf("- CPU: %s, %d CPUs available; LibTorch %s, intra-op threads %d\n", cpu_model_name().c_str(),
               available_cpus(), TORCH_VERSION, threads);
+  if (device.is_cuda())
+    std::printf("- device cuda:0 (%d CUDA device(s)); stages timed between device synchronisations; peak GPU "
+                "memory = the caching allocator's peak allocated bytes\n",
+                static_cast<int>(torch::cuda::device_count()));
   std::printf("- LibTorch build: %s\n", torch_backend_summary().c_str());
   std::printf("- warm-up %d, timed repetitions %d (median and min reported), batch %d, eval mode, no grad\n",
               a.warmup, a.reps, a.batch);
@@ -640,14 +697,15 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   torch::NoGradGuard no_grad;
-  std::vector<std::pair<Result, Result>> results;  // (fp32, bf16 or empty)
+  std::vector<std::pair<Result, std::vector<Result>>> results;  // (fp32, autocast runs)
   std::vector<std::pair<std::string, std::vector<SweepRow>>> sweeps;
   std::vector<std::pair<std::string, Profile>> profiles;
   std::vector<std::string> gn_converted;
   for (const auto& name : a.models) {
     Variant v = make_variant(name);
-    Batch batch = make_batch(v, a.batch);
+    Batch batch = make_batch(v, a.batch, device);
     std::shared_ptr<DetectorImpl> model = build_model(v.spec);
+    model->to(device);
     model->eval();
     std::function<int64_t(Timings*)> rep;
     if (auto* s = dynamic_cast<SOLOv2Impl*>(model.get())) {
@@ -657,30 +715,33 @@ int main(int argc, char** argv) {
       rep = [q, &batch](Timings* t) { return queryinst_rep(*q, batch, t); };
     }
     Result fp = run_variant(a, v, *model, batch, AmpDtype::none, rep);
-    Result bf;
+    std::vector<Result> reduced;
     if (a.profile && fp.error.empty()) profiles.emplace_back(name, profile_rep(fp.t.order, AmpDtype::none, rep));
+    if (a.fp16) reduced.push_back(run_variant(a, v, *model, batch, AmpDtype::fp16, rep));
     if (a.bf16) {
-      const int gn = set_group_norm_dtype(*model, at::kBFloat16);
+      // CUDA autocast runs group_norm in fp32; CPU (1.13) needs the workaround.
+      const int gn = device.is_cpu() ? set_group_norm_dtype(*model, at::kBFloat16) : 0;
       if (gn > 0) gn_converted.push_back(name + " (" + std::to_string(gn) + " GroupNorm layers)");
-      bf = run_variant(a, v, *model, batch, AmpDtype::bf16, rep);
-      if (a.profile) profiles.emplace_back(name, profile_rep(bf.t.order, AmpDtype::bf16, rep));
-      set_group_norm_dtype(*model, at::kFloat);
+      reduced.push_back(run_variant(a, v, *model, batch, AmpDtype::bf16, rep));
+      if (a.profile) profiles.emplace_back(name, profile_rep(reduced.back().t.order, AmpDtype::bf16, rep));
+      if (gn > 0) set_group_norm_dtype(*model, at::kFloat);
     }
     if (!fp.error.empty()) std::fprintf(stderr, "bench_models: %s failed: %s\n", name.c_str(), fp.error.c_str());
     if (auto* s = dynamic_cast<SOLOv2Impl*>(model.get())) sweeps.emplace_back(name, solov2_post_sweep(a, *s, batch));
-    results.emplace_back(std::move(fp), std::move(bf));
+    results.emplace_back(std::move(fp), std::move(reduced));
     model.reset();
   }
 
-  std::printf("\n## Summary\n\n| model | input (padded) | params | precision | threads | batch | predict ms "
-              "(median) | images/s | peak RSS MiB |\n|---|---|---:|---|---:|---:|---:|---:|---:|\n");
+  std::printf("\n## Summary\n\n| model | input (padded) | params | device | precision | threads | batch | predict ms "
+              "(median) | images/s | peak RSS MiB | peak GPU MiB |\n|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|\n");
   for (const auto& pr : results) {
-    for (const Result* r : {&pr.first, &pr.second}) {
-      if (r->model.empty()) continue;
+    std::vector<const Result*> rs{&pr.first};
+    for (const auto& r : pr.second) rs.push_back(&r);
+    for (const Result* r : rs) {
       const double ms = r->error.empty() ? r->t.med("predict()") : NAN;
-      std::printf("| %s | %s | %.2f M | %s | %d | %d | %.1f | %.2f | %.0f |\n", r->model.c_str(), r->input.c_str(),
-                  r->params / 1e6, r->precision.c_str(), threads, a.batch, ms, 1000.0 * a.batch / ms,
-                  r->peak_rss_mib);
+      std::printf("| %s | %s | %.2f M | %s | %s | %d | %d | %.1f | %.2f | %.0f | %.0f |\n", r->model.c_str(),
+                  r->input.c_str(), r->params / 1e6, a.device.c_str(), r->precision.c_str(), threads, a.batch, ms,
+                  1000.0 * a.batch / ms, r->peak_rss_mib, r->peak_gpu_mib);
     }
   }
   if (!gn_converted.empty()) {
@@ -689,8 +750,11 @@ int main(int argc, char** argv) {
     for (const auto& g : gn_converted) std::printf(" %s", g.c_str());
     std::printf("\n");
   }
-  for (const auto& pr : results)
-    if (pr.first.error.empty()) print_stage_table(pr.first, pr.second.model.empty() ? nullptr : &pr.second, a.batch);
+  for (const auto& pr : results) {
+    if (!pr.first.error.empty()) continue;
+    if (pr.second.empty()) print_stage_table(pr.first, nullptr, a.batch);
+    for (const auto& r : pr.second) print_stage_table(pr.first, &r, a.batch);
+  }
   for (const auto& sw : sweeps) {
     if (sw.second.empty()) continue;
     std::printf("\n### %s post-processing vs candidates above score_thr (fp32)\n\n"
