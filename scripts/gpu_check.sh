@@ -161,7 +161,10 @@ OK=PASS
   echo
   echo "## Build (${BUILD_S}s, exit $BUILD_RC): ${TARGETS[*]}"
   echo
-  if [ "$BUILD_RC" -ne 0 ]; then
+  if [ "$BUILD_RC" -eq 124 ]; then
+    echo "Timed out: the ${BUDGET}s budget ran out during the build ($(grep -cE '^\[[0-9]+/' "$LOG_BUILD") steps done)."
+    echo
+  elif [ "$BUILD_RC" -ne 0 ]; then
     echo '```'; grep -E 'error|Error|FAILED' "$LOG_BUILD" | head -n 40; echo '```'
   fi
   echo "## ctest -L cuda (${TEST_S}s, exit $TEST_RC)"
