@@ -3,7 +3,9 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <iostream>
+#include <tuple>
 #include <string>
 
 #include "backbone/backbone_test_util.h"
@@ -77,6 +79,108 @@ TEST(ResNet, ParameterCounts) {
     ResNet net(o);
     EXPECT_EQ(count_params(*net), expected) << "depth " << depth;
   }
+}
+
+// ResNeXt: torchvision's resnext*_NxMd without fc (python3-torchvision 0.14:
+// 22,979,904 / 81,406,272 / 86,742,336); torchvision's width rule
+// int(planes * width_per_group / 64) * groups is mmdet's.
+TEST(ResNeXt, ParameterCountsAndWidths) {
+  const std::tuple<int, int64_t, int64_t, int64_t> cases[] = {
+      {50, 32, 4, 22979904}, {101, 64, 4, 81406272}, {101, 32, 8, 86742336}};
+  for (const auto& [depth, groups, width, expected] : cases) {
+    ResNetOptions o;
+    o.depth = depth;
+    o.groups = groups;
+    o.base_width = width;
+    ResNet net(o);
+    EXPECT_EQ(count_params(*net), expected) << depth << " " << groups << "x" << width << "d";
+  }
+  ResNetOptions o;
+  o.depth = 101;
+  o.groups = 64;
+  ResNet net(o);
+  auto* b = net->layers[3]->children()[0]->as<BottleneckImpl>();
+  EXPECT_EQ(b->conv2->weight.sizes().vec(), (std::vector<int64_t>{2048, 32, 3, 3}));  // 64 groups
+  EXPECT_EQ(b->conv2->options.groups(), 64);
+  EXPECT_EQ(b->conv3->weight.sizes().vec(), (std::vector<int64_t>{2048, 2048, 1, 1}));
+  EXPECT_EQ(net->out_channels(), (std::vector<int64_t>{256, 512, 1024, 2048}));
+  o.depth = 18;
+  EXPECT_THROW(ResNet{o}, c10::Error);  // ResNeXt is Bottleneck-only
+}
+
+// dcn=dict(type='DCNv2'), stage_with_dcn=(False, True, True, True): conv2 of
+// every Bottleneck of stages 2-4 is a ModulatedDeformConv2dPack under mmcv's keys.
+TEST(ResNet, DeformableConv2InStages) {
+  ResNetOptions o;
+  o.depth = 50;
+  o.dcn_type = "DCNv2";
+  o.stage_with_dcn = {false, true, true, true};
+  at::manual_seed(0);
+  ResNet net(o);
+  int deformable = 0;
+  for (const auto& [key, p] : net->named_parameters().pairs())
+    if (key.find("conv2.conv_offset.weight") != std::string::npos) {
+      ++deformable;
+      EXPECT_NE(key.rfind("layer1.", 0), 0u) << key;
+    }
+  EXPECT_EQ(deformable, 4 + 6 + 3);
+  auto* b = net->layers[2]->children()[1]->as<BottleneckImpl>();
+  ASSERT_TRUE(b->conv2.is_empty());
+  ASSERT_FALSE(b->conv2_dcnv2.is_empty());
+  EXPECT_FALSE(b->conv2_dcnv2->bias.defined());  // bias=False
+  // mmcv init survives ResNet's Kaiming: zero offsets, uniform(1/sqrt(256*9)) weight.
+  EXPECT_EQ(b->conv2_dcnv2->conv_offset->weight.abs().sum().item<double>(), 0.0);
+  EXPECT_LE(b->conv2_dcnv2->weight.abs().max().item<double>(), 1.0 / std::sqrt(256.0 * 9.0));
+  // R-50 + 13 offset convs of 27 x width x 3 x 3 (+27 bias).
+  const int64_t extra = 4 * (243 * 128 + 27) + 6 * (243 * 256 + 27) + 3 * (243 * 512 + 27);
+  EXPECT_EQ(count_params(*net), 25557032 - 2049000 + extra);
+
+  // Zero offsets and a saturated mask (sigmoid(40) == 1 in float): the plain
+  // ResNet's function, stride-2 first blocks included.
+  o.stage_with_dcn = {false, true, true, true};
+  ResNetOptions plain_o;
+  plain_o.depth = 50;
+  plain_o.zero_init_residual = false;  // otherwise every residual branch (conv2 included) is muted
+  ResNet plain(plain_o);
+  plain->eval();
+  net->eval();
+  {
+    torch::NoGradGuard no_grad;
+    auto dst = net->named_parameters();
+    for (const auto& [key, t] : plain->named_parameters().pairs()) dst[key].copy_(t);
+    auto dbuf = net->named_buffers();
+    for (const auto& [key, t] : plain->named_buffers().pairs()) dbuf[key].copy_(t);
+    for (auto& [key, t] : dst.pairs()) {
+      if (key.find("conv_offset.weight") != std::string::npos) t.zero_();
+      if (key.find("conv_offset.bias") != std::string::npos) {
+        t.zero_();
+        t.narrow(0, 18, 9).fill_(40.0);
+      }
+    }
+  }
+  const at::Tensor x = at::randn({1, 3, 64, 96});
+  auto a = plain->forward(x), d = net->forward(x);
+  ASSERT_EQ(a.size(), d.size());
+  for (size_t i = 0; i < a.size(); ++i)
+    EXPECT_LT(test::max_abs_diff(a[i], d[i]), 1e-3 * (1 + a[i].abs().max().item<double>())) << i;
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& [key, t] : net->named_parameters().pairs())
+      if (key.find("conv_offset.bias") != std::string::npos) t.narrow(0, 0, 18).fill_(0.7);
+  }
+  EXPECT_GT(test::max_abs_diff(a[3], net->forward(x)[3]), 1e-3);
+
+  // DCNv1 (no mask, no bias) with deform_groups 2.
+  ResNetOptions v1;
+  v1.depth = 50;
+  v1.dcn_type = "DCN";
+  v1.dcn_deform_groups = 2;
+  v1.stage_with_dcn = {true, false, false, false};
+  ResNet n1(v1);
+  auto* c = n1->layers[0]->children()[0]->as<BottleneckImpl>();
+  ASSERT_FALSE(c->conv2_dcn.is_empty());
+  EXPECT_EQ(c->conv2_dcn->conv_offset->weight.sizes().vec(), (std::vector<int64_t>{36, 64, 3, 3}));
+  EXPECT_EQ(n1->forward(at::randn({1, 3, 32, 32}))[0].sizes().vec(), (std::vector<int64_t>{1, 256, 8, 8}));
 }
 
 TEST(ResNet, OutputShapesChannelsStrides) {

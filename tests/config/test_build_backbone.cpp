@@ -120,6 +120,31 @@ TEST(BuildBackbone, AllMmdetResNetKeysMap) {
   EXPECT_FALSE(o.zero_init_residual);
 }
 
+TEST(BuildBackbone, ResNeXtAndDcnKeysMap) {
+  // configs/solov2/solov2_x101-dcn_fpn_ms-3x_coco.py's backbone.
+  ResNetOptions x = resnet_options_from(J(R"({"type": "ResNeXt", "depth": 101, "groups": 64, "base_width": 4,
+    "dcn": {"type": "DCNv2", "deformable_groups": 1, "fallback_on_stride": false},
+    "stage_with_dcn": [false, true, true, true],
+    "init_cfg": {"type": "Pretrained", "checkpoint": "open-mmlab://resnext101_64x4d"}})"), "b");
+  EXPECT_EQ(x.depth, 101);
+  EXPECT_EQ(x.groups, 64);
+  EXPECT_EQ(x.base_width, 4);
+  EXPECT_EQ(x.dcn_type, "DCNv2");
+  EXPECT_EQ(x.dcn_deform_groups, 1);
+  EXPECT_EQ(x.stage_with_dcn, (std::vector<bool>{false, true, true, true}));
+  // ResNeXt defaults (groups 1, base_width 4) and DCNv1 with deform_groups.
+  ResNetOptions d = resnet_options_from(J(R"({"type": "ResNeXt", "depth": 50,
+    "dcn": {"type": "DCN", "deform_groups": 2}, "stage_with_dcn": [true, false, false, true]})"), "b");
+  EXPECT_EQ(d.groups, 1);
+  EXPECT_EQ(d.base_width, 4);
+  EXPECT_EQ(d.dcn_type, "DCN");
+  EXPECT_EQ(d.dcn_deform_groups, 2);
+  // dcn None (mmdet's default) ignores stage_with_dcn, as mmdet does.
+  ResNetOptions n = resnet_options_from(J(R"({"type": "ResNet", "depth": 50, "dcn": null,
+    "stage_with_dcn": [true, true, true, true]})"), "b");
+  EXPECT_EQ(n.dcn_type, "Conv2d");
+}
+
 TEST(BuildBackbone, AllMmdetFPNKeysMap) {
   ConfigNode n = J(R"({"type": "FPN", "in_channels": [8, 16, 32], "out_channels": 16, "num_outs": 2,
     "start_level": 1, "end_level": 2, "add_extra_convs": true, "relu_before_extra_convs": true,
@@ -153,15 +178,31 @@ TEST(BuildBackbone, Errors) {
   auto fpn_err = [](const char* json) {
     return error_of([&] { fpn_options_from(ConfigNode::parse(json), "model.neck"); });
   };
-  EXPECT_EQ(resnet_err(R"({"type": "ResNeXt", "depth": 50})"),
-            "config: model.backbone.type: unsupported type 'ResNeXt' (supported: ResNet)");
+  EXPECT_EQ(resnet_err(R"({"type": "ResNeSt", "depth": 50})"),
+            "config: model.backbone.type: unsupported type 'ResNeSt' (supported: ResNet, ResNeXt)");
+  EXPECT_EQ(resnet_err(R"({"type": "ResNeXt", "depth": 34, "groups": 32})"),
+            "config: model.backbone.depth: invalid depth 34 for ResNeXt (supported: 50, 101, 152)");
+  EXPECT_EQ(resnet_err(R"({"type": "ResNet", "depth": 50, "groups": 32})"),
+            "config: unknown key 'model.backbone.groups' (known keys: type, depth, in_channels, base_channels, "
+            "stem_channels, num_stages, strides, dilations, out_indices, style, deep_stem, avg_down, frozen_stages, "
+            "norm_cfg, norm_eval, zero_init_residual, conv_cfg, plugins, dcn, stage_with_dcn, with_cp, pretrained, "
+            "init_cfg)");
+  EXPECT_EQ(resnet_err(R"({"type": "ResNet", "depth": 50, "dcn": {"type": "DCNv2", "fallback_on_stride": true},
+                            "stage_with_dcn": [false, true, true, true]})"),
+            "config: model.backbone.dcn: fallback_on_stride=True is not supported (mmdet applies it to the "
+            "first block only)");
+  EXPECT_EQ(resnet_err(R"({"type": "ResNet", "depth": 50, "dcn": {"type": "DCNv2"}, "stage_with_dcn": [true]})"),
+            "config: model.backbone.stage_with_dcn: needs num_stages (4) entries, got 1");
+  EXPECT_EQ(resnet_err(R"({"type": "ResNet", "depth": 18, "dcn": {"type": "DCNv2"},
+                            "stage_with_dcn": [false, true, true, true]})"),
+            "config: model.backbone.dcn: BasicBlock (depth 18) has no DCN (mmdet: not implemented)");
+  EXPECT_EQ(resnet_err(R"({"type": "ResNet", "depth": 50, "dcn": {"type": "DCNv3"}})"),
+            "config: model.backbone.dcn.type: unsupported type 'DCNv3' (supported: Conv2d, Conv, DCNv2, DCN)");
   EXPECT_EQ(resnet_err(R"({"type": "ResNet", "depth": 50, "frozen_stage": 1})"),
             "config: unknown key 'model.backbone.frozen_stage' (did you mean 'frozen_stages'?)");
   EXPECT_EQ(resnet_err(R"({"type": "ResNet", "depth": 42})"),
             "config: model.backbone.depth: invalid depth 42 (supported: 18, 34, 50, 101, 152)");
   EXPECT_EQ(resnet_err(R"({"type": "ResNet"})"), "config: model.backbone: missing required key 'depth'");
-  EXPECT_EQ(resnet_err(R"({"type": "ResNet", "depth": 50, "dcn": {"type": "DCNv2"}})"),
-            "config: model.backbone.dcn: must be None: deformable convolutions are not implemented");
   EXPECT_EQ(resnet_err(R"({"type": "ResNet", "depth": 50, "norm_cfg": {"type": "GN", "num_groups": 32}})"),
             "config: model.backbone.norm_cfg: ResNet supports BN and SyncBN (trained as BN), got 'GN'");
   EXPECT_EQ(resnet_err(R"({"type": "ResNet", "depth": 50, "norm_cfg": {"type": "LN"}})"),

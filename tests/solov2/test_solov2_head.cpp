@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <fstream>
 
 namespace instseg {
@@ -127,6 +128,79 @@ TEST(SOLOv2Head, ForwardShapes) {
     EXPECT_EQ(out.kernel_preds[l].sizes().vec(), (std::vector<int64_t>{2, 32, grids[l], grids[l]}));
   }
   EXPECT_EQ(out.mask_feats.sizes().vec(), (std::vector<int64_t>{2, 32, 16, 24}));
+}
+
+// dcn_cfg / dcn_apply_to_all_conv and the mask feature head's conv_cfg, the
+// way mmdet's SOLOV2Head and MaskFeatModule pass them to their ConvModules.
+TEST(SOLOv2Head, DeformableTowersAndMaskFeatures) {
+  auto count_offsets = [](SOLOv2Head& h, const std::string& prefix) {
+    int n = 0;
+    for (const auto& [key, t] : module_state_dict(*h))
+      if (key.rfind(prefix, 0) == 0 && key.find(".conv.conv_offset.weight") != std::string::npos) ++n;
+    return n;
+  };
+  {
+    Tiny t;  // plain
+    EXPECT_EQ(count_offsets(t.head, ""), 0);
+  }
+  SOLOv2HeadOptions o = Tiny().o;
+  o.dcn_type = "DCNv2";
+  o.mask_feature_head.conv_type = "DCNv2";
+  SOLOv2Head all(o);
+  EXPECT_EQ(count_offsets(all, "kernel_convs."), 4);
+  EXPECT_EQ(count_offsets(all, "cls_convs."), 4);
+  EXPECT_EQ(count_offsets(all, "mask_feature_head."), 8);  // 7 level convs + conv_pred
+  TensorDict sd = module_state_dict(*all);
+  // mmcv key order and shapes: weight, conv_offset (3 * 3*3 channels), no bias under GN.
+  EXPECT_EQ(sd.at("kernel_convs.0.conv.conv_offset.weight").sizes().vec(),
+            (std::vector<int64_t>{27, 34, 3, 3}));
+  EXPECT_EQ(sd.at("mask_feature_head.conv_pred.conv.conv_offset.weight").sizes().vec(),
+            (std::vector<int64_t>{3, 32, 1, 1}));
+  EXPECT_FALSE(sd.contains("kernel_convs.0.conv.bias"));
+  // mmdet's init: Normal(layer='Conv2d', std=0.01) reaches conv_offset (an
+  // nn.Conv2d), not the deformable weight, which keeps mmcv's uniform init.
+  const at::Tensor off = sd.at("cls_convs.1.conv.conv_offset.weight");
+  EXPECT_NEAR(off.std().item<double>(), 0.01, 0.002);
+  const at::Tensor w = sd.at("cls_convs.1.conv.weight");
+  const double bound = 1.0 / std::sqrt(32.0 * 9.0);
+  EXPECT_LE(w.abs().max().item<double>(), bound);
+  EXPECT_GT(w.std().item<double>(), 0.5 * bound);
+
+  // Light head: only the last conv of each tower, the mask features plain.
+  SOLOv2HeadOptions light = Tiny().o;
+  light.stacked_convs = 3;
+  light.dcn_type = "DCNv2";
+  light.dcn_apply_to_all_conv = false;
+  SOLOv2Head lh(light);
+  EXPECT_EQ(count_offsets(lh, "kernel_convs.2."), 1);
+  EXPECT_EQ(count_offsets(lh, "cls_convs.2."), 1);
+  EXPECT_EQ(count_offsets(lh, ""), 2);
+
+  // With zero offsets and a saturated modulation (sigmoid(40) == 1 in float)
+  // the deformable head computes the plain head's function.
+  Tiny plain;
+  torch::NoGradGuard no_grad;
+  TensorDict dsd = module_state_dict(*all);
+  for (const auto& [key, t] : module_state_dict(*plain.head)) dsd.at(key).copy_(t);
+  for (auto& [key, t] : dsd) {
+    if (key.find("conv_offset.weight") != std::string::npos) t.zero_();
+    if (key.find("conv_offset.bias") != std::string::npos) {
+      const int64_t taps = t.size(0) / 3;
+      t.zero_();
+      t.narrow(0, 2 * taps, taps).fill_(40.0);
+    }
+  }
+  SOLOv2HeadOutputs a = plain.head->forward(plain.feats), b = all->forward(plain.feats);
+  EXPECT_LT(test::max_abs_diff(a.mask_feats, b.mask_feats), 1e-4);
+  for (int l = 0; l < 5; ++l) {
+    EXPECT_LT(test::max_abs_diff(a.kernel_preds[l], b.kernel_preds[l]), 1e-4) << l;
+    EXPECT_LT(test::max_abs_diff(a.cls_preds[l], b.cls_preds[l]), 1e-4) << l;
+  }
+  // ...and non-zero offsets change it.
+  for (auto& [key, t] : dsd)
+    if (key.find("conv_offset.bias") != std::string::npos) t.narrow(0, 0, t.size(0) / 3).fill_(0.5);
+  SOLOv2HeadOutputs c = all->forward(plain.feats);
+  EXPECT_GT(test::max_abs_diff(a.mask_feats, c.mask_feats), 1e-3);
 }
 
 TEST(SOLOv2Head, EmptyGtGivesClsLossAndZeroMaskLoss) {

@@ -8,9 +8,10 @@
 
 namespace instseg {
 
-// mmdet.models.backbones.ResNet
+// mmdet.models.backbones.ResNet, and ResNeXt (groups > 1; mmdet's ResNeXt is
+// the same network with grouped, wider Bottlenecks).
 struct ResNetOptions {
-  int depth = 50;                       // 18, 34, 50, 101, 152
+  int depth = 50;                       // 18, 34, 50, 101, 152 (ResNeXt: 50, 101, 152)
   int64_t in_channels = 3;
   int64_t stem_channels = -1;           // -1: = base_channels
   int64_t base_channels = 64;
@@ -26,6 +27,17 @@ struct ResNetOptions {
   bool norm_requires_grad = true;       // norm_cfg.requires_grad
   bool norm_eval = true;                // BN layers stay in eval mode while training
   bool zero_init_residual = true;
+  // ResNeXt: conv2 of every Bottleneck has `groups` groups and width
+  // floor(planes * base_width / base_channels) * groups (planes when groups == 1).
+  int64_t groups = 1;
+  int64_t base_width = 4;
+  // dcn: conv2 of the Bottlenecks of stage i is deformable when
+  // stage_with_dcn[i]: "DCNv2" (ModulatedDeformConv2dPack) or "DCN"
+  // (DeformConv2dPack); "Conv2d" = dcn None. Bottleneck only (mmdet asserts it
+  // for BasicBlock).
+  std::string dcn_type = "Conv2d";
+  int64_t dcn_deform_groups = 1;
+  std::vector<bool> stage_with_dcn{false, false, false, false};
 };
 
 // mmdet.models.necks.FPN

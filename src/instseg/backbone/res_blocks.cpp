@@ -47,14 +47,43 @@ at::Tensor BasicBlockImpl::forward(const at::Tensor& x) {
 BottleneckImpl::BottleneckImpl(const ResBlockOptions& o) {
   INSTSEG_CHECK(o.style == "pytorch" || o.style == "caffe", "Bottleneck: bad style '", o.style,
                 "'");
+  INSTSEG_CHECK(o.groups >= 1 && o.base_width >= 1 && o.base_channels >= 1,
+                "Bottleneck: groups, base_width and base_channels must be >= 1");
+  INSTSEG_CHECK(o.conv2_type == "Conv2d" || o.conv2_type == "DCNv2" || o.conv2_type == "DCN",
+                "Bottleneck: conv2 must be Conv2d, DCNv2 or DCN, got '", o.conv2_type, "'");
   const int64_t conv1_stride = o.style == "pytorch" ? 1 : o.stride;
   const int64_t conv2_stride = o.style == "pytorch" ? o.stride : 1;
-  conv1 = register_module("conv1", conv_nobias(o.inplanes, o.planes, 1, conv1_stride, 0, 1));
-  bn1 = register_module("bn1", nn::BatchNorm2d(o.planes));
-  conv2 = register_module("conv2", conv_nobias(o.planes, o.planes, 3, conv2_stride, o.dilation,
-                                               o.dilation));
-  bn2 = register_module("bn2", nn::BatchNorm2d(o.planes));
-  conv3 = register_module("conv3", conv_nobias(o.planes, o.planes * kExpansion, 1, 1, 0, 1));
+  // mmdet ResNeXt's width rule (integer floor of planes * base_width / base_channels).
+  const int64_t width =
+      o.groups == 1 ? o.planes : (o.planes * o.base_width / o.base_channels) * o.groups;
+  INSTSEG_CHECK(width > 0, "Bottleneck: inner width ", width, " (planes ", o.planes,
+                ", base_width ", o.base_width, ")");
+  conv1 = register_module("conv1", conv_nobias(o.inplanes, width, 1, conv1_stride, 0, 1));
+  bn1 = register_module("bn1", nn::BatchNorm2d(width));
+  if (o.conv2_type == "Conv2d") {
+    conv2 = register_module(
+        "conv2", nn::Conv2d(nn::Conv2dOptions(width, width, 3)
+                                .stride(conv2_stride)
+                                .padding(o.dilation)
+                                .dilation(o.dilation)
+                                .groups(o.groups)
+                                .bias(false)));
+  } else {
+    auto d = DeformConvPackOptions(width, width, 3)
+                 .stride(conv2_stride)
+                 .padding(o.dilation)
+                 .dilation(o.dilation)
+                 .groups(o.groups)
+                 .deform_groups(o.deform_groups)
+                 .bias(false);
+    if (o.conv2_type == "DCNv2") {
+      conv2_dcnv2 = register_module("conv2", ModulatedDeformConv2dPack(d));
+    } else {
+      conv2_dcn = register_module("conv2", DeformConv2dPack(d));
+    }
+  }
+  bn2 = register_module("bn2", nn::BatchNorm2d(width));
+  conv3 = register_module("conv3", conv_nobias(width, o.planes * kExpansion, 1, 1, 0, 1));
   bn3 = register_module("bn3", nn::BatchNorm2d(o.planes * kExpansion));
   if (o.downsample)
     downsample = register_module("downsample",
@@ -63,26 +92,36 @@ BottleneckImpl::BottleneckImpl(const ResBlockOptions& o) {
 
 at::Tensor BottleneckImpl::forward(const at::Tensor& x) {
   at::Tensor out = at::relu(bn1->forward(conv1->forward(x)));
-  out = at::relu(bn2->forward(conv2->forward(out)));
+  if (!conv2.is_empty()) {
+    out = conv2->forward(out);
+  } else if (!conv2_dcnv2.is_empty()) {
+    out = conv2_dcnv2->forward(out);
+  } else {
+    out = conv2_dcn->forward(out);
+  }
+  out = at::relu(bn2->forward(out));
   out = bn3->forward(conv3->forward(out));
   const at::Tensor identity = downsample.is_empty() ? x : downsample->forward(x);
   return at::relu(out + identity);
 }
 
+void BottleneckImpl::reset_deformable_conv2() {
+  if (!conv2_dcnv2.is_empty()) conv2_dcnv2->reset_parameters();
+}
+
 nn::Sequential make_res_layer(bool bottleneck, int64_t inplanes, int64_t planes,
                               int64_t num_blocks, int64_t stride, int64_t dilation,
-                              const std::string& style) {
+                              const ResBlockOptions& block) {
   INSTSEG_CHECK(num_blocks >= 1, "make_res_layer: num_blocks must be >= 1, got ", num_blocks);
   const int64_t expansion = bottleneck ? BottleneckImpl::kExpansion : BasicBlockImpl::kExpansion;
   nn::Sequential layer;
   for (int64_t b = 0; b < num_blocks; ++b) {
-    ResBlockOptions o;
+    ResBlockOptions o = block;
     o.inplanes = b == 0 ? inplanes : planes * expansion;
     o.planes = planes;
     o.stride = b == 0 ? stride : 1;
     o.dilation = dilation;
     o.downsample = b == 0 && (stride != 1 || inplanes != planes * expansion);
-    o.style = style;
     if (bottleneck) {
       layer->push_back(Bottleneck(o));
     } else {

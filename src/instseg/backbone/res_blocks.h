@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <string>
 
+#include "instseg/layers/deform_conv_pack.h"
+
 namespace instseg {
 
 struct ResBlockOptions {
@@ -21,6 +23,14 @@ struct ResBlockOptions {
   int64_t dilation = 1;
   bool downsample = false;      // 1x1 conv (stride) + BN on the identity path
   std::string style = "pytorch";  // Bottleneck: "pytorch" strides conv2, "caffe" conv1
+  // Bottleneck only. ResNeXt: conv2 groups and the inner width
+  // floor(planes * base_width / base_channels) * groups (planes when groups == 1).
+  int64_t groups = 1;
+  int64_t base_width = 4;
+  int64_t base_channels = 64;
+  // conv2 as mmdet's `dcn` builds it: "Conv2d", "DCNv2" or "DCN".
+  std::string conv2_type = "Conv2d";
+  int64_t deform_groups = 1;
 };
 
 // Expansion 1: 3x3(stride) -> BN -> ReLU -> 3x3 -> BN, + identity, ReLU.
@@ -40,6 +50,8 @@ class BasicBlockImpl : public torch::nn::Module {
 TORCH_MODULE(BasicBlock);
 
 // Expansion 4: 1x1 -> BN -> ReLU -> 3x3 -> BN -> ReLU -> 1x1 -> BN, + identity, ReLU.
+// The 3x3 (conv2) may be grouped (ResNeXt) and deformable (dcn); a deformable
+// conv2 is registered as `conv2` too (keys conv2.weight, conv2.conv_offset.*).
 class BottleneckImpl : public torch::nn::Module {
  public:
   static constexpr int64_t kExpansion = 4;
@@ -47,8 +59,14 @@ class BottleneckImpl : public torch::nn::Module {
   // x: [N,inplanes,H,W] -> [N,4*planes,H/stride,W/stride]
   at::Tensor forward(const at::Tensor& x);
   torch::nn::BatchNorm2d last_norm() const { return bn3; }
+  // mmcv's own init of a deformable conv2 (what mmengine's init_weights
+  // recursion calls after ResNet's Kaiming init_cfg); no-op for a plain conv2.
+  void reset_deformable_conv2();
 
+  // Exactly one of conv2 / conv2_dcnv2 / conv2_dcn is set.
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
+  ModulatedDeformConv2dPack conv2_dcnv2{nullptr};
+  DeformConv2dPack conv2_dcn{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   torch::nn::Sequential downsample{nullptr};
 };
@@ -57,8 +75,9 @@ TORCH_MODULE(Bottleneck);
 // mmdet ResLayer: `num_blocks` blocks named "0".."n-1"; block 0 carries the stride and
 // the downsample (when stride != 1 or inplanes != planes * expansion).
 // bottleneck=false: BasicBlock.
+// `block` carries style, groups, base_width and conv2_type for every block.
 torch::nn::Sequential make_res_layer(bool bottleneck, int64_t inplanes, int64_t planes,
                                      int64_t num_blocks, int64_t stride, int64_t dilation,
-                                     const std::string& style);
+                                     const ResBlockOptions& block);
 
 }  // namespace instseg

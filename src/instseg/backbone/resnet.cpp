@@ -55,6 +55,16 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options) : options_(options) {
   INSTSEG_CHECK(o.frozen_stages >= -1 && o.frozen_stages <= o.num_stages,
                 "ResNet: frozen_stages must be -1..", o.num_stages, ", got ", o.frozen_stages);
   INSTSEG_CHECK(o.base_channels > 0 && o.in_channels > 0, "ResNet: bad channel options");
+  INSTSEG_CHECK(o.groups >= 1 && o.base_width >= 1, "ResNet: groups and base_width must be >= 1");
+  INSTSEG_CHECK(o.groups == 1 || bottleneck_, "ResNeXt: depth must be 50, 101 or 152, got ",
+                o.depth);
+  INSTSEG_CHECK(o.dcn_type == "Conv2d" || o.dcn_type == "DCNv2" || o.dcn_type == "DCN",
+                "ResNet: dcn type must be DCNv2 or DCN, got '", o.dcn_type, "'");
+  const bool with_dcn = o.dcn_type != "Conv2d";
+  INSTSEG_CHECK(!with_dcn || static_cast<int>(o.stage_with_dcn.size()) == o.num_stages,
+                "ResNet: stage_with_dcn needs num_stages (", o.num_stages, ") entries, got ",
+                o.stage_with_dcn.size());
+  INSTSEG_CHECK(!with_dcn || bottleneck_, "ResNet: dcn needs a Bottleneck ResNet (depth >= 50)");
 
   const int64_t stem = o.stem_channels > 0 ? o.stem_channels : o.base_channels;
   conv1 = register_module(
@@ -66,8 +76,17 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options) : options_(options) {
   int64_t total_stride = 4;  // conv1 /2, max-pool /2
   for (int i = 0; i < o.num_stages; ++i) {
     const int64_t planes = o.base_channels << i;
+    ResBlockOptions block;
+    block.style = o.style;
+    block.groups = o.groups;
+    block.base_width = o.base_width;
+    block.base_channels = o.base_channels;
+    if (with_dcn && o.stage_with_dcn[i]) {
+      block.conv2_type = o.dcn_type;
+      block.deform_groups = o.dcn_deform_groups;
+    }
     auto layer = make_res_layer(bottleneck_, inplanes, planes, blocks[i], o.strides[i],
-                                o.dilations[i], o.style);
+                                o.dilations[i], block);
     layers.push_back(register_module("layer" + std::to_string(i + 1), layer));
     inplanes = planes * expansion;
     total_stride *= o.strides[i];
@@ -97,6 +116,13 @@ void ResNetImpl::reset_parameters() {
       constant_init(bn->weight, bn->bias, 1.0, 0.0);
     }
   }
+  // mmengine then calls init_weights of the children that have one: a DCNv2
+  // conv2 (ModulatedDeformConv2dPack.init_weights) gets its uniform weight and
+  // zero offsets back. A DCN conv2 (DeformConv2dPack) has none, so its
+  // conv_offset, an nn.Conv2d, keeps the Kaiming init above, as in mmdet.
+  for (auto& layer : layers)
+    for (auto& child : layer->children())
+      if (auto* b = child->as<BottleneckImpl>()) b->reset_deformable_conv2();
   if (options_.zero_init_residual) {
     for (auto& layer : layers) {
       for (auto& child : layer->children()) {

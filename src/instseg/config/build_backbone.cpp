@@ -16,11 +16,21 @@ void require_null(ConfigReader& r, const std::string& key, const char* why) {
 }  // namespace
 
 ResNetOptions resnet_options_from(ConfigReader& r) {
-  r.expect_type({"ResNet"});
+  const std::string type = r.expect_type({"ResNet", "ResNeXt"});
   ResNetOptions o;
   o.depth = r.get<int>("depth");
-  if (o.depth != 18 && o.depth != 34 && o.depth != 50 && o.depth != 101 && o.depth != 152)
+  if (type == "ResNeXt") {
+    // mmdet's ResNeXt: Bottleneck depths only; groups / base_width are its own
+    // arguments (ResNet rejects them).
+    if (o.depth != 50 && o.depth != 101 && o.depth != 152)
+      r.fail_key("depth", "invalid depth ", o.depth, " for ResNeXt (supported: 50, 101, 152)");
+    o.groups = r.get<int64_t>("groups", 1);
+    if (o.groups < 1) r.fail_key("groups", "must be >= 1, got ", o.groups);
+    o.base_width = r.get<int64_t>("base_width", 4);
+    if (o.base_width < 1) r.fail_key("base_width", "must be >= 1, got ", o.base_width);
+  } else if (o.depth != 18 && o.depth != 34 && o.depth != 50 && o.depth != 101 && o.depth != 152) {
     r.fail_key("depth", "invalid depth ", o.depth, " (supported: 18, 34, 50, 101, 152)");
+  }
   o.in_channels = r.get<int64_t>("in_channels", o.in_channels);
   o.base_channels = r.get<int64_t>("base_channels", o.base_channels);
   o.stem_channels = r.get_optional<int64_t>("stem_channels").value_or(-1);
@@ -52,11 +62,28 @@ ResNetOptions resnet_options_from(ConfigReader& r) {
   o.zero_init_residual = r.get<bool>("zero_init_residual", o.zero_init_residual);
 
   require_null(r, "conv_cfg", "only plain Conv2d is implemented");
-  require_null(r, "dcn", "deformable convolutions are not implemented");
   require_null(r, "plugins", "ResNet plugins are not implemented");
-  if (auto sd = r.get_optional<std::vector<bool>>("stage_with_dcn")) {
-    if (std::find(sd->begin(), sd->end(), true) != sd->end())
-      r.fail_key("stage_with_dcn", "deformable convolutions are not implemented");
+  // dcn=dict(type='DCNv2' | 'DCN', deform_groups (or deformable_groups),
+  // fallback_on_stride) in conv2 of the Bottlenecks of the stages with
+  // stage_with_dcn[i] (default (False, False, False, False)).
+  const ConvCfg dcn = conv_cfg_from(r, "dcn", ConvCfg{}, /*allow_fallback_on_stride=*/true);
+  const std::vector<bool> stages =
+      r.get<std::vector<bool>>("stage_with_dcn", std::vector<bool>(4, false));
+  if (dcn.deformable()) {
+    if (o.depth < 50 && std::find(stages.begin(), stages.end(), true) != stages.end())
+      r.fail_key("dcn", "BasicBlock (depth ", o.depth, ") has no DCN (mmdet: not implemented)");
+    // mmdet's Bottleneck pops fallback_on_stride from the dcn dict that every
+    // block shares, so True would give a plain conv2 to the first DCN block
+    // only; no zoo config sets it, so instseg refuses it rather than copy that.
+    if (dcn.fallback_on_stride)
+      r.fail_key("dcn", "fallback_on_stride=True is not supported (mmdet applies it to the first "
+                        "block only)");
+    if (static_cast<int>(stages.size()) != o.num_stages)
+      r.fail_key("stage_with_dcn", "needs num_stages (", o.num_stages, ") entries, got ",
+                 stages.size());
+    o.dcn_type = dcn.type;
+    o.dcn_deform_groups = dcn.deform_groups;
+    o.stage_with_dcn = stages;
   }
   r.get<bool>("with_cp", false);  // gradient checkpointing: memory only, same results
   if (auto pre = r.get_optional<std::string>("pretrained"))  // deprecated mmdet argument

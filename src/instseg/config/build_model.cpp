@@ -151,8 +151,12 @@ SOLOv2Options solov2_options_from(ConfigReader& m) {
   ho.norm_type = norm.type;
   ho.num_groups = norm.num_groups;
   ho.norm_requires_grad = norm.requires_grad;
-  if (h.has_value("dcn_cfg")) h.fail_key("dcn_cfg", "deformable convolutions are not implemented");
-  h.get<bool>("dcn_apply_to_all_conv", true);
+  {
+    const ConvCfg dcn = conv_cfg_from(h, "dcn_cfg", ConvCfg{});
+    ho.dcn_type = dcn.type;
+    ho.dcn_deform_groups = dcn.deform_groups;
+    ho.dcn_apply_to_all_conv = h.get<bool>("dcn_apply_to_all_conv", ho.dcn_apply_to_all_conv);
+  }
   {
     auto mf = h.child("mask_feature_head");
     auto& mo = ho.mask_feature_head;
@@ -168,7 +172,9 @@ SOLOv2Options solov2_options_from(ConfigReader& m) {
     mo.norm_type = mn.type;
     mo.num_groups = mn.num_groups;
     mo.norm_requires_grad = mn.requires_grad;
-    if (mf.has_value("conv_cfg")) mf.fail_key("conv_cfg", "only plain Conv2d is implemented");
+    const ConvCfg mc = conv_cfg_from(mf, "conv_cfg", ConvCfg{});
+    mo.conv_type = mc.type;
+    mo.deform_groups = mc.deform_groups;
     read_init_cfg(mf);
   }
   if (auto lm = h.child_optional("loss_mask")) ho.loss_mask = dice_from(*lm, ho.loss_mask);

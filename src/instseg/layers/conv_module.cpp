@@ -78,6 +78,16 @@ const at::Tensor& ConvModuleImpl::conv_bias() const {
   return conv->bias;
 }
 
+void ConvModuleImpl::normal_init_conv2d(double std) {
+  if (!dcnv2.is_empty()) {
+    normal_init(dcnv2->conv_offset->weight, dcnv2->conv_offset->bias, 0.0, std, 0.0);
+  } else if (!dcn.is_empty()) {
+    normal_init(dcn->conv_offset->weight, dcn->conv_offset->bias, 0.0, std, 0.0);
+  } else {
+    normal_init(conv->weight, conv->bias, 0.0, std, 0.0);
+  }
+}
+
 void ConvModuleImpl::reset_parameters() {
   if (!dcnv2.is_empty()) {
     // mmcv: the conv has its own init_weights, which ConvModule leaves alone.

@@ -71,6 +71,11 @@ class ConvModuleImpl : public torch::nn::Module {
   // whichever conv type it is.
   const at::Tensor& conv_weight() const;
   const at::Tensor& conv_bias() const;
+  // mmengine's init_cfg Normal(layer='Conv2d', std) as it reaches this module:
+  // it initialises nn.Conv2d modules only, so a plain conv gets weight ~
+  // N(0, std) and bias 0, while a deformable conv (not an nn.Conv2d) keeps its
+  // weight and only its conv_offset (an nn.Conv2d) is drawn from N(0, std).
+  void normal_init_conv2d(double std);
   bool with_bias() const { return with_bias_; }
   bool with_activation() const { return relu_; }
   const ConvModuleOptions& options() const { return options_; }

@@ -23,6 +23,7 @@ static ConvModuleOptions mask_conv_options(const MaskFeatModuleOptions& o, int64
                                            int64_t k, int64_t pad) {
   ConvModuleOptions c(in, out, k);
   c.padding(pad).norm(o.norm_type).num_groups(o.num_groups).norm_requires_grad(o.norm_requires_grad).act("relu");
+  c.conv(o.conv_type).deform_groups(o.deform_groups);  // mmdet: conv_cfg for every conv, conv_pred too
   return c;
 }
 
@@ -67,7 +68,12 @@ MaskFeatModuleImpl::MaskFeatModuleImpl(const MaskFeatModuleOptions& o) : options
 
 void MaskFeatModuleImpl::reset_parameters() {
   for (auto& level : levels_)
-    for (auto& c : level->convs) normal_init(c->conv->weight, c->conv->bias, 0.0, 0.01, 0.0);
+    for (auto& c : level->convs) c->normal_init_conv2d(0.01);
+  // conv_pred is a direct child, so after the Normal init mmengine calls its
+  // ConvModule.init_weights: a plain conv is kaiming-initialised again (as
+  // constructed); a deformable one keeps its weight, and its conv_offset (an
+  // nn.Conv2d) keeps the Normal(0, 0.01).
+  if (conv_pred->is_deformable()) conv_pred->normal_init_conv2d(0.01);
 }
 
 at::Tensor MaskFeatModuleImpl::forward(const std::vector<at::Tensor>& feats) {

@@ -24,6 +24,11 @@ struct MaskFeatModuleOptions {
   std::string norm_type = "GN";  // norm_cfg.type: "GN", "BN" or "none"
   int64_t num_groups = 32;       // norm_cfg.num_groups
   bool norm_requires_grad = true;
+  // conv_cfg of every conv of the branch, conv_pred included (mmdet passes it
+  // to all of them): "Conv2d", "DCNv2" (ModulatedDeformConv2dPack) or "DCN"
+  // (DeformConv2dPack); deform_groups for the deformable ones.
+  std::string conv_type = "Conv2d";
+  int64_t deform_groups = 1;
 };
 
 // SOLOV2Head.test_cfg
@@ -52,6 +57,12 @@ struct SOLOv2HeadOptions {
   std::string norm_type = "GN";  // norm_cfg of the towers
   int64_t num_groups = 32;
   bool norm_requires_grad = true;
+  // dcn_cfg: "Conv2d" (None), "DCNv2" or "DCN", for the convs of both towers
+  // (kernel and category): all of them with dcn_apply_to_all_conv (SOLOv2),
+  // only the last one without (SOLOv2-light).
+  std::string dcn_type = "Conv2d";
+  int64_t dcn_deform_groups = 1;
+  bool dcn_apply_to_all_conv = true;
   MaskFeatModuleOptions mask_feature_head;
   DiceLossOptions loss_mask = [] {
     DiceLossOptions o;

@@ -20,10 +20,14 @@ SOLOv2HeadImpl::SOLOv2HeadImpl(const SOLOv2HeadOptions& o) : options_(o) {
   kernel_convs = register_module("kernel_convs", torch::nn::ModuleList());
   const bool with_norm = o.norm_type != "none";
   for (int i = 0; i < o.stacked_convs; ++i) {
+    // mmdet: dcn_cfg applies to the same layers of both towers, all of them or
+    // (light head) only the last.
+    const bool dcn = o.dcn_type != "Conv2d" && (o.dcn_apply_to_all_conv || i == o.stacked_convs - 1);
     auto make = [&](int64_t in) {
       ConvModuleOptions c(in, o.feat_channels, 3);
       c.stride(1).padding(1).norm(o.norm_type).num_groups(o.num_groups).norm_requires_grad(o.norm_requires_grad);
       c.bias(!with_norm);  // mmdet: bias = norm_cfg is None
+      if (dcn) c.conv(o.dcn_type).deform_groups(o.dcn_deform_groups);
       return ConvModule(c);
     };
     ConvModule k = make(i == 0 ? o.in_channels + 2 : o.feat_channels);
@@ -43,8 +47,8 @@ SOLOv2HeadImpl::SOLOv2HeadImpl(const SOLOv2HeadOptions& o) : options_(o) {
 }
 
 void SOLOv2HeadImpl::reset_parameters() {
-  for (auto& m : kernel_tower_) normal_init(m->conv->weight, m->conv->bias, 0.0, 0.01, 0.0);
-  for (auto& m : cls_tower_) normal_init(m->conv->weight, m->conv->bias, 0.0, 0.01, 0.0);
+  for (auto& m : kernel_tower_) m->normal_init_conv2d(0.01);
+  for (auto& m : cls_tower_) m->normal_init_conv2d(0.01);
   normal_init(conv_kernel->weight, conv_kernel->bias, 0.0, 0.01, 0.0);
   normal_init(conv_cls->weight, conv_cls->bias, 0.0, 0.01, bias_init_with_prob(0.01));
 }
