@@ -175,7 +175,8 @@ void usage(const char* argv0) {
       "          [--profile] [--seed N]\n"
       "--bf16/--fp16: also run under autocast of that dtype (fp16: CUDA only)\n"
       "models: solov2_r50 (1333x800, padded 1344x800), solov2_light_r18 (768x448),\n"
-      "        queryinst_r50 (1333x800, padded 1344x800)\n",
+      "        queryinst_r50 (1333x800, padded 1344x800), solov2_r101_dcn (1333x800; not in 'all'\n"
+      "        nor in the default list)\n",
       argv0);
 }
 
@@ -258,6 +259,20 @@ Variant make_variant(const std::string& name) {
     o.mask_head.mask_feature_head.out_channels = 128;
     v.img_w = 768;
     v.img_h = 448;
+  } else if (name == "solov2_r101_dcn") {
+    // mmdet solov2_r101-dcn_fpn_ms-3x_coco: DCNv2 in conv2 of ResNet-101 stages
+    // 2-4, in every head tower conv and every mask-feature conv (test scale
+    // (1333, 800)).
+    v.spec.kind = ModelKind::solov2;
+    SOLOv2Options& o = v.spec.solov2;
+    o.backbone.depth = 101;
+    o.backbone.dcn_type = "DCNv2";
+    o.backbone.stage_with_dcn = {false, true, true, true};
+    o.mask_head.dcn_type = "DCNv2";
+    o.mask_head.dcn_apply_to_all_conv = true;
+    o.mask_head.mask_feature_head.conv_type = "DCNv2";
+    v.img_w = 1333;
+    v.img_h = 800;
   } else if (name == "queryinst_r50") {
     v.spec.kind = ModelKind::queryinst;
     v.spec.queryinst = queryinst_r50_fpn_options();
