@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <sys/mount.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <random>
@@ -34,6 +36,17 @@ std::string temp_dir(const std::string& tag) {
                ("instseg_test_" + tag + "_" + std::to_string(rd()) + std::to_string(rd()));
   fs::create_directories(p);
   return p.string();
+}
+
+SmallTmpfs::SmallTmpfs(const std::string& size) : dir_(temp_dir("tmpfs")) {
+  const std::string opts = "size=" + size + ",mode=0755";
+  mounted_ = ::mount("tmpfs", dir_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, opts.c_str()) == 0;
+}
+
+SmallTmpfs::~SmallTmpfs() {
+  if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
 }
 
 double norm_rel(const at::Tensor& a, const at::Tensor& b) {

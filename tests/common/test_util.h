@@ -17,6 +17,23 @@ std::string instseg_binary();
 // A fresh empty temporary directory, removed by the OS at reboot only.
 std::string temp_dir(const std::string& tag);
 
+// A small tmpfs mounted on a fresh temporary directory for the test's
+// lifetime (full-disk tests). Mounting needs root (CAP_SYS_ADMIN): ok() is
+// false otherwise and tests skip.
+class SmallTmpfs {
+ public:
+  explicit SmallTmpfs(const std::string& size = "1m");
+  ~SmallTmpfs();
+  SmallTmpfs(const SmallTmpfs&) = delete;
+  SmallTmpfs& operator=(const SmallTmpfs&) = delete;
+  bool ok() const { return mounted_; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+  bool mounted_ = false;
+};
+
 // ||a - b|| / ||b|| in float64 (0 when both are zero).
 double norm_rel(const at::Tensor& a, const at::Tensor& b);
 // max |a - b|

@@ -32,6 +32,41 @@ TEST(Log, FileSinkGetsTimestampedLevelLines) {
   EXPECT_EQ(text[13], ':');
 }
 
+// The CLI opens the work_dir log only once the trainer starts: what was
+// logged before (config notices, dataset warnings) must still reach it.
+TEST(Log, LinesBeforeTheLogFileOpensAreWrittenToIt) {
+  auto dir = test::temp_dir("log_buffer");
+  auto path = dir + "/late.log";
+  const LogLevel old = log_level();
+  set_log_level(LogLevel::info);
+  start_log_buffer();
+  log_warning("early warning about annotations");
+  log_error("early error");
+  set_log_file(path);
+  log_info("after the file opened");
+  set_log_file("");
+  log_warning("after it closed: not buffered any more");
+  set_log_file(dir + "/second.log");
+  set_log_file("");
+  set_log_level(old);
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+  const size_t a = text.find("WARNING - early warning about annotations");
+  const size_t b = text.find("ERROR - early error");
+  const size_t c = text.find("INFO - after the file opened");
+  ASSERT_NE(a, std::string::npos) << text;
+  ASSERT_NE(b, std::string::npos) << text;
+  ASSERT_NE(c, std::string::npos) << text;
+  EXPECT_LT(a, b);
+  EXPECT_LT(b, c);
+  std::ifstream in2(dir + "/second.log");
+  std::stringstream ss2;
+  ss2 << in2.rdbuf();
+  EXPECT_EQ(ss2.str(), "");
+}
+
 TEST(Log, NonZeroRankPrintsOnlyWarnings) {
   auto dir = test::temp_dir("logrank");
   auto path = dir + "/x.log";

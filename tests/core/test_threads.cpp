@@ -44,6 +44,17 @@ TEST(Threads, OmpNumThreadsWinsOverMachineAndLocalWorldSize) {
   EXPECT_EQ(choose_threads(0, "32", nullptr, 2).threads, 32);  // honoured even above the CPU count
 }
 
+// `--threads 100000` made OpenMP start 100000 threads (minutes, then killed).
+TEST(Threads, AbsurdRequestsAreCapped) {
+  ThreadChoice c = choose_threads(100000, nullptr, nullptr, 2);
+  EXPECT_EQ(c.threads, 64);
+  EXPECT_EQ(c.capped_from, 100000);
+  EXPECT_EQ(choose_threads(100000, nullptr, nullptr, 32).threads, 128);  // 4 x CPUs on big machines
+  EXPECT_EQ(choose_threads(0, "5000", nullptr, 2).threads, 64);
+  EXPECT_EQ(choose_threads(64, nullptr, nullptr, 2).capped_from, 0);      // at the limit: as asked
+  EXPECT_EQ(thread_limit(0), 64);
+}
+
 TEST(Threads, LocalWorldSizeSharesTheCpus) {
   ThreadChoice c = choose_threads(0, nullptr, "4", 16);
   EXPECT_EQ(c.threads, 4);

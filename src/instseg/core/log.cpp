@@ -14,6 +14,9 @@ std::atomic<int> g_level{static_cast<int>(LogLevel::info)};
 std::atomic<int> g_rank{0};
 std::mutex g_mutex;
 std::ofstream g_file;
+bool g_buffering = false;
+std::string g_buffer;        // lines logged before the log file opened
+constexpr size_t kMaxBuffer = size_t{4} << 20;
 
 const char* level_name(LogLevel l) {
   switch (l) {
@@ -47,7 +50,18 @@ void set_log_file(const std::string& path) {
   if (!path.empty()) {
     g_file.open(path, std::ios::app);
     if (!g_file) fail("log: cannot open log file ", path);
+    if (g_buffering) {
+      g_file << g_buffer;
+      g_file.flush();
+    }
   }
+  g_buffering = false;
+  std::string().swap(g_buffer);
+}
+
+void start_log_buffer() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (!g_file.is_open()) g_buffering = true;
 }
 
 void log_line(LogLevel level, const std::string& msg) {
@@ -63,6 +77,8 @@ void log_line(LogLevel level, const std::string& msg) {
   if (g_file.is_open()) {
     g_file << line;
     g_file.flush();
+  } else if (g_buffering && g_buffer.size() + line.size() <= kMaxBuffer) {
+    g_buffer += line;
   }
 }
 

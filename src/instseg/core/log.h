@@ -20,8 +20,13 @@ LogLevel log_level();
 // Distributed rank of this process; non-zero ranks only print warnings/errors.
 void set_log_rank(int rank);
 int log_rank();
-// Also append every line to this file (empty path closes it).
+// Also append every line to this file (empty path closes it). Lines kept by
+// start_log_buffer() are written to it first.
 void set_log_file(const std::string& path);
+// Keeps the lines logged from now until the first set_log_file() (at most
+// 4 MB of them), so that a log file opened late (the trainer's, inside the
+// work_dir) still holds everything the console showed. Called by the CLI.
+void start_log_buffer();
 
 void log_line(LogLevel level, const std::string& msg);
 

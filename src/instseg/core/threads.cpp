@@ -34,13 +34,26 @@ int parse_positive_int(const char* text) {
   return static_cast<int>(v);
 }
 
+int thread_limit(int cpus) { return std::max(64, 4 * std::max(1, cpus)); }
+
+namespace {
+ThreadChoice capped(int n, const char* source, int cpus) {
+  ThreadChoice c{n, source};
+  if (n > thread_limit(cpus)) {
+    c.capped_from = n;
+    c.threads = thread_limit(cpus);
+  }
+  return c;
+}
+}  // namespace
+
 ThreadChoice choose_threads(int requested, const char* omp_num_threads, const char* local_world_size,
                             int cpus) {
   cpus = std::max(1, cpus);
-  if (requested > 0) return {requested, "--threads"};
+  if (requested > 0) return capped(requested, "--threads", cpus);
   std::string ignored;
   if (omp_num_threads != nullptr) {
-    if (int n = parse_positive_int(omp_num_threads); n > 0) return {n, "OMP_NUM_THREADS"};
+    if (int n = parse_positive_int(omp_num_threads); n > 0) return capped(n, "OMP_NUM_THREADS", cpus);
     // OpenMP also accepts lists such as "4,2"; we do not guess.
     ignored = std::string("; OMP_NUM_THREADS='") + omp_num_threads + "' ignored, not a positive integer";
   }
@@ -54,6 +67,9 @@ int configure_threads(int requested) {
   const int cpus = available_cpus();
   const ThreadChoice c =
       choose_threads(requested, std::getenv("OMP_NUM_THREADS"), std::getenv("LOCAL_WORLD_SIZE"), cpus);
+  if (c.capped_from > 0)
+    log_warning("threads: ", c.source, " asks for ", c.capped_from, " threads; using ", c.threads,
+                " (at most max(64, 4 x the ", cpus, " available CPUs))");
   const int before = at::get_num_threads();
   at::set_num_threads(c.threads);
   log_info("threads: LibTorch intra-op threads ", at::get_num_threads(), " (set from ", c.source, "; ", cpus,

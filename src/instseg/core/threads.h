@@ -1,6 +1,6 @@
 // Thread-count policy. Debian's LibTorch defaults to 1 intra-op thread here
 // (OpenMP sees one physical core), so instseg sets it itself:
-//   1. --threads N (requested > 0) wins;
+//   1. --threads N (requested > 0) wins; 0 means "auto" (the rules below);
 //   2. else OMP_NUM_THREADS when it is a positive integer (torchrun sets it to
 //      1 per worker unless the user set it; `instseg launch` sets it to
 //      CPUs / processes; PyTorch users expect it to be honoured);
@@ -18,9 +18,15 @@ int available_cpus();
 struct ThreadChoice {
   int threads = 1;      // >= 1
   std::string source;   // what decided, for the log: "--threads", "OMP_NUM_THREADS", ...
+  int capped_from = 0;  // > 0: the requested count, cut to thread_limit()
 };
 
-// The policy above as a pure function. omp_num_threads / local_world_size are
+// The most threads instseg uses: max(64, 4 x cpus). More only thrash (and
+// OpenMP takes minutes to start 100000 threads); --threads and
+// OMP_NUM_THREADS above it are cut to it with a warning.
+int thread_limit(int cpus);
+
+// The policy above as a pure function (requests are capped at thread_limit(cpus)). omp_num_threads / local_world_size are
 // the variables' values (nullptr when unset); values that are not positive
 // integers are ignored (and said so in `source`). cpus >= 1.
 ThreadChoice choose_threads(int requested, const char* omp_num_threads, const char* local_world_size,
