@@ -1,6 +1,7 @@
 // module_state_dict key order and load_state_dict_into, against a module state_dict()
 // written by Python (tests/data/checkpoint/ordered_*.pth from make_fixtures.py's Small).
 #include "instseg/checkpoint/pth_reader.h"
+#include "instseg/checkpoint/pth_writer.h"
 #include "instseg/checkpoint/state_dict.h"
 #include "instseg/core/check.h"
 
@@ -8,6 +9,8 @@
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+
+#include <limits>
 
 namespace instseg {
 namespace {
@@ -80,6 +83,59 @@ TEST(StateDict, ReportsMissingUnexpectedAndMismatched) {
   EXPECT_EQ(r.mismatched.size(), 1u);
   EXPECT_EQ(r.loaded, 6u);
   EXPECT_TRUE(m->conv->weight.equal(py.at("conv.weight")));
+}
+
+// Weights with NaN used to load silently (predict then printed 0 instances).
+TEST(StateDict, NonFiniteWeightsAreRefusedAtLoad) {
+  const std::string path = test::temp_dir("nan_weights") + "/nan.pth";
+  Small src;
+  TensorDict sd = module_state_dict(*src);
+  {
+    torch::NoGradGuard ng;
+    sd.at("conv.weight")[0][0][0][0] = std::numeric_limits<float>::quiet_NaN();
+    sd.at("fc.bias")[1] = std::numeric_limits<float>::infinity();
+  }
+  save_checkpoint(path, PyValue::dict(), sd);
+  Small dst;
+  std::string err;
+  try {
+    load_weights_file(*dst, path);
+  } catch (const Error& e) {
+    err = e.what();
+  }
+  EXPECT_NE(err.find(path + ": 2 of " + std::to_string(sd.size()) +
+                     " tensors contain non-finite values (NaN/inf): conv.weight, fc.bias"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(nonfinite_tensors(sd), (std::vector<std::string>{"conv.weight", "fc.bias"}));
+}
+
+// A checkpoint of another model: the message used to name only the key.
+TEST(StateDict, MismatchedCheckpointNamesTheFileAndTheConfig) {
+  const std::string path = test::temp_dir("mismatch") + "/other.pth";
+  TensorDict sd;
+  for (const auto& kv : module_state_dict(*Small()))
+    if (kv.first != "bn.bias") sd.set(kv.first, kv.first == "fc.weight" ? at::zeros({3, 8}) : kv.second);
+  save_checkpoint(path, PyValue::dict(), sd);
+  Small dst;
+  const at::Tensor before = dst->fc->weight.clone();
+  WeightsFileOptions o;
+  o.config = "configs/small.yaml";
+  std::string err;
+  try {
+    load_weights_file(*dst, path, o);
+  } catch (const Error& e) {
+    err = e.what();
+  }
+  EXPECT_EQ(err, path + ": does not match the model of config configs/small.yaml: missing 1 key: bn.bias; "
+                        "shape-mismatched 1 key: fc.weight: checkpoint [3, 8] vs model [2, 8] "
+                        "(a checkpoint of another model or config?)");
+  EXPECT_TRUE(at::equal(before, dst->fc->weight));  // nothing copied
+  o.strict = false;  // mmengine's load_from: what matches is loaded, the rest reported
+  const LoadReport rep = load_weights_file(*dst, path, o);
+  EXPECT_EQ(rep.missing.size(), 1u);
+  EXPECT_EQ(rep.mismatched.size(), 1u);
+  EXPECT_TRUE(at::equal(dst->conv->weight, sd.at("conv.weight")));
 }
 
 }  // namespace

@@ -85,14 +85,22 @@ uint64_t le(const std::string& b, size_t at, int bytes) {
   return v;
 }
 
-// Record name without the archive folder ("data/0") -> CRC-32 from the central directory.
-// `found` tells whether the end-of-central-directory record was found (CRCs are only read
-// from non-zip64 directories).
-std::map<std::string, uint32_t> zip_crcs(const std::string& path, uint64_t file_size, bool* found) {
-  std::map<std::string, uint32_t> out;
+// One entry of the zip central directory.
+struct ZipEntry {
+  std::string name;
+  uint32_t crc = 0;
+  uint64_t comp_size = 0, uncomp_size = 0, local_offset = 0;
+  uint32_t method = 0;
+};
+
+// The central directory as miniz will read it (the last end-of-central-directory
+// record, zip64 when its fields say so). `found` is false when there is no
+// end-of-central-directory record at all; otherwise a malformed directory is an error.
+std::vector<ZipEntry> zip_directory(const std::string& path, uint64_t file_size, bool* found) {
+  std::vector<ZipEntry> out;
   *found = false;
   std::ifstream in(path, std::ios::binary);
-  uint64_t tail_n = std::min<uint64_t>(file_size, 22 + 65535);
+  const uint64_t tail_n = std::min<uint64_t>(file_size, 22 + 65535);
   std::string tail(tail_n, '\0');
   in.seekg(static_cast<std::streamoff>(file_size - tail_n));
   if (!in.read(&tail[0], static_cast<std::streamsize>(tail_n))) return out;
@@ -105,29 +113,95 @@ std::map<std::string, uint32_t> zip_crcs(const std::string& path, uint64_t file_
   }
   if (eocd == std::string::npos) return out;
   *found = true;
-  uint64_t cd_size = le(tail, eocd + 12, 4), cd_offset = le(tail, eocd + 16, 4);
-  if (cd_offset == 0xFFFFFFFFu || cd_size == 0xFFFFFFFFu || cd_offset + cd_size > file_size) return out;  // zip64
+  uint64_t entries = le(tail, eocd + 10, 2), cd_size = le(tail, eocd + 12, 4), cd_offset = le(tail, eocd + 16, 4);
+  if (entries == 0xFFFF || cd_size == 0xFFFFFFFFu || cd_offset == 0xFFFFFFFFu) {
+    // zip64: the locator sits just before the end-of-central-directory record.
+    const uint64_t eocd_abs = file_size - tail_n + eocd;
+    if (eocd_abs < 20) fail("corrupted zip archive: zip64 locator missing before byte ", eocd_abs);
+    std::string loc(20, '\0');
+    in.seekg(static_cast<std::streamoff>(eocd_abs - 20));
+    if (!in.read(&loc[0], 20) || le(loc, 0, 4) != 0x07064b50u)
+      fail("corrupted zip archive: zip64 locator missing before byte ", eocd_abs);
+    const uint64_t rec = le(loc, 8, 8);
+    std::string z(56, '\0');
+    if (rec > file_size - 56 || !in.seekg(static_cast<std::streamoff>(rec)) || !in.read(&z[0], 56) ||
+        le(z, 0, 4) != 0x06064b50u)
+      fail("corrupted zip archive: bad zip64 end-of-central-directory record at byte ", rec);
+    entries = le(z, 32, 8);
+    cd_size = le(z, 40, 8);
+    cd_offset = le(z, 48, 8);
+  }
+  if (cd_offset > file_size || cd_size > file_size - cd_offset || entries > cd_size / 46)
+    fail("corrupted zip archive: central directory of ", entries, " entries, ", cd_size, " bytes at byte ", cd_offset,
+         " does not fit in the file of ", file_size, " bytes");
   std::string cd(cd_size, '\0');
   in.seekg(static_cast<std::streamoff>(cd_offset));
-  if (!in.read(&cd[0], static_cast<std::streamsize>(cd_size))) return out;
-  for (size_t p = 0; p + 46 <= cd.size() && le(cd, p, 4) == 0x02014b50u;) {
-    size_t name_len = le(cd, p + 28, 2), extra = le(cd, p + 30, 2), comment = le(cd, p + 32, 2);
-    if (p + 46 + name_len > cd.size()) break;
-    std::string name = cd.substr(p + 46, name_len);
-    size_t slash = name.find('/');
-    out[slash == std::string::npos ? name : name.substr(slash + 1)] = static_cast<uint32_t>(le(cd, p + 16, 4));
+  if (!in.read(&cd[0], static_cast<std::streamsize>(cd_size))) fail("corrupted zip archive: cannot read the central directory");
+  size_t p = 0;
+  for (uint64_t k = 0; k < entries; ++k) {
+    if (p + 46 > cd.size() || le(cd, p, 4) != 0x02014b50u)
+      fail("corrupted zip archive: central directory entry ", k, " at byte ", cd_offset + p);
+    ZipEntry e;
+    e.method = static_cast<uint32_t>(le(cd, p + 10, 2));
+    e.crc = static_cast<uint32_t>(le(cd, p + 16, 4));
+    e.comp_size = le(cd, p + 20, 4);
+    e.uncomp_size = le(cd, p + 24, 4);
+    e.local_offset = le(cd, p + 42, 4);
+    const size_t name_len = le(cd, p + 28, 2), extra = le(cd, p + 30, 2), comment = le(cd, p + 32, 2);
+    if (p + 46 + name_len + extra + comment > cd.size())
+      fail("corrupted zip archive: central directory entry ", k, " at byte ", cd_offset + p, " is truncated");
+    e.name = cd.substr(p + 46, name_len);
+    // zip64 extended information: the 8-byte values of the fields that are 0xFFFFFFFF, in this order.
+    for (size_t x = p + 46 + name_len; x + 4 <= p + 46 + name_len + extra;) {
+      const uint64_t id = le(cd, x, 2), len = le(cd, x + 2, 2);
+      if (x + 4 + len > p + 46 + name_len + extra) break;
+      if (id == 0x0001) {
+        size_t q = x + 4;
+        for (uint64_t* f : {&e.uncomp_size, &e.comp_size, &e.local_offset})
+          if (*f == 0xFFFFFFFFu && q + 8 <= x + 4 + len) {
+            *f = le(cd, q, 8);
+            q += 8;
+          }
+      }
+      x += 4 + len;
+    }
+    out.push_back(std::move(e));
     p += 46 + name_len + extra + comment;
   }
   return out;
+}
+
+// Every record must fit in the file: PyTorchStreamReader allocates a record's
+// uncompressed size (from the directory) before reading it, so a directory
+// claiming a 1 TB record would allocate 1 TB.
+void check_zip_sizes(const std::vector<ZipEntry>& entries, uint64_t file_size) {
+  for (const ZipEntry& e : entries) {
+    if (e.local_offset >= file_size || e.comp_size > file_size - e.local_offset)
+      fail("corrupted zip archive: record '", e.name, "' (", e.comp_size, " bytes at byte ", e.local_offset,
+           ") lies beyond the end of the file at byte ", file_size);
+    // torch.save stores records uncompressed; deflate expands at most ~1032:1.
+    const bool ok = e.method == 0 ? e.uncomp_size == e.comp_size
+                    : e.method == 8 ? e.uncomp_size <= e.comp_size * 1032 + 1024
+                                    : false;
+    if (!ok)
+      fail("corrupted zip archive: record '", e.name, "' claims ", e.uncomp_size, " bytes from ", e.comp_size,
+           " stored bytes (method ", e.method, ")");
+  }
 }
 
 PyValue read_zip(const std::string& path, uint64_t file_size) {
   // Checked before PyTorchStreamReader sees the file: its constructor leaks miniz's buffers
   // when it throws (LibTorch 1.13), and truncated files are the common failure.
   bool found = false;
-  const std::map<std::string, uint32_t> crcs = zip_crcs(path, file_size, &found);
+  const std::vector<ZipEntry> entries = zip_directory(path, file_size, &found);
   if (!found) fail("corrupted zip archive: no end-of-central-directory record; the file ends at byte ", file_size,
                    " (truncated?)");
+  check_zip_sizes(entries, file_size);
+  std::map<std::string, uint32_t> crcs;  // record name without the archive folder ("data/0") -> CRC-32
+  for (const ZipEntry& e : entries) {
+    const size_t slash = e.name.find('/');
+    crcs[slash == std::string::npos ? e.name : e.name.substr(slash + 1)] = e.crc;
+  }
   std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
   try {
     reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
@@ -169,7 +243,11 @@ PyValue read_zip(const std::string& path, uint64_t file_size) {
       if (!reader->hasRecord(name)) fail("missing storage record '", name, "'");
       auto rec = record(name);
       size_t nbytes = std::get<1>(rec);
-      size_t want = static_cast<size_t>(id.numel) * c10::elementSize(id.dtype);
+      const size_t el = c10::elementSize(id.dtype);
+      if (static_cast<uint64_t>(id.numel) > nbytes / el)
+        fail("storage record '", name, "' has ", nbytes, " bytes, too few for ", id.numel, " elements of ",
+             dtype_name(id.dtype));
+      size_t want = static_cast<size_t>(id.numel) * el;
       if (nbytes < want)
         fail("storage record '", name, "' has ", nbytes, " bytes, expected ", want, " (", id.numel, " elements)");
       c10::Storage storage(c10::Storage::use_byte_size_t(), nbytes, std::move(std::get<0>(rec)), nullptr, false);
@@ -214,6 +292,7 @@ PyValue read_legacy(const std::string& bytes) {
     int64_t numel;
   };
   std::map<std::string, Pending> storages;
+  uint64_t claimed = 0;  // bytes of all storages named so far: they must all follow in the file
   auto load_storage = [&](const PyValue& pid) -> PyValue {
     if (pid.is_tuple() && !pid.items().empty() && pid.items()[0].is_str() && pid.items()[0].as_str() == "module")
       return pid.items().size() > 1 ? pid.items()[1] : PyValue::none();  // pickled module source: not needed
@@ -223,6 +302,9 @@ PyValue read_legacy(const std::string& bytes) {
       // A corrupted numel must not allocate beyond what the file can hold.
       uint64_t el = c10::elementSize(id.dtype);
       if (static_cast<uint64_t>(id.numel) > size / el) fail("storage of ", id.numel, " elements exceeds the file size");
+      claimed += static_cast<uint64_t>(id.numel) * el;
+      if (claimed > size)
+        fail("the storages named so far need ", claimed, " bytes, more than the file's ", size);
       at::Tensor flat = at::zeros({id.numel}, at::TensorOptions().dtype(id.dtype));
       it = storages.emplace(id.key, Pending{flat, id.numel}).first;
     }

@@ -1,16 +1,13 @@
 #include "instseg/checkpoint/pth_writer.h"
 
 #include "instseg/checkpoint/unpickler.h"
+#include "instseg/core/atomic_file.h"
 #include "instseg/core/check.h"
 
 #include <ATen/ATen.h>
 #include <caffe2/serialize/inline_container.h>
 
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
-#include <fcntl.h>
-#include <unistd.h>
 #include <map>
 
 namespace instseg {
@@ -220,53 +217,46 @@ std::string pickle_value(const PyValue& root, std::vector<at::Tensor>* storages)
   return Pickler(storages).run(root);
 }
 
+namespace {
+std::string error_text(const std::exception& e) {
+  if (auto* ce = dynamic_cast<const c10::Error*>(&e)) return ce->what_without_backtrace();
+  return e.what();
+}
+}  // namespace
+
 void write_pth(const std::string& path, const PyValue& root) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = -1;
+  std::vector<at::Tensor> storages;
+  std::string pkl;
   try {
-    std::vector<at::Tensor> storages;
-    std::string pkl = pickle_value(root, &storages);
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) fail("cannot create ", tmp, ": ", std::strerror(errno));
-    bool io_error = false;
+    pkl = pickle_value(root, &storages);
+  } catch (const std::exception& e) {
+    throw Error(path + ": " + error_text(e));
+  }
+  try {
+    AtomicFile file(path);
+    // The sink always reports success: PyTorchStreamWriter throws on a short
+    // write and then throws again from its destructor (std::terminate). The
+    // first failure is kept by AtomicFile, the remaining records are skipped
+    // and commit() reports it.
     auto sink = [&](const void* buf, size_t n) -> size_t {
-      const char* p = static_cast<const char*>(buf);
-      size_t done = 0;
-      while (done < n) {
-        ssize_t w = ::write(fd, p + done, n - done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-          io_error = true;
-          return done;
-        }
-        done += static_cast<size_t>(w);
-      }
-      return done;
+      file.write(buf, n);
+      return n;
     };
     {
       caffe2::serialize::PyTorchStreamWriter writer(sink);
       writer.writeRecord("data.pkl", pkl.data(), pkl.size());
       writer.writeRecord("byteorder", "little", 6);
-      for (size_t i = 0; i < storages.size(); ++i) {
+      for (size_t i = 0; i < storages.size() && !file.failed(); ++i) {
         const at::Tensor& s = storages[i];
         writer.writeRecord("data/" + std::to_string(i), s.storage().data_ptr().get(), s.storage().nbytes());
       }
       writer.writeEndOfFile();
     }
-    if (io_error) fail("write error: ", std::strerror(errno));
-    if (::fsync(fd) != 0) fail("fsync failed: ", std::strerror(errno));
-    if (::close(fd) != 0) {
-      fd = -1;
-      fail("close failed: ", std::strerror(errno));
-    }
-    fd = -1;
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot rename ", tmp, ": ", std::strerror(errno));
+    file.commit();
+  } catch (const Error&) {
+    throw;  // AtomicFile's messages name the file
   } catch (const std::exception& e) {
-    if (fd >= 0) ::close(fd);
-    std::remove(tmp.c_str());
-    std::string what = e.what();
-    if (auto* ce = dynamic_cast<const c10::Error*>(&e)) what = ce->what_without_backtrace();
-    throw Error(path + ": " + what);
+    throw Error(path + ": " + error_text(e));
   }
 }
 

@@ -8,7 +8,9 @@
 // Tensors pickle as torch._utils._rebuild_tensor_v2 with persistent ids
 // ('storage', torch.<X>Storage, '<n>', 'cpu', numel); tensors sharing a storage
 // share it in the file too (views stay views). Dicts pickle as plain dicts.
-// The file is written to "<path>.tmp.<pid>", fsync'ed, then renamed over path.
+// The file is written through an AtomicFile (core/atomic_file.h): a temporary
+// file, fsync'ed and renamed over path; on a full disk nothing but the error
+// remains ("no space left on device writing <path> ...").
 #pragma once
 #include "instseg/checkpoint/py_value.h"
 #include "instseg/structures/tensor_dict.h"

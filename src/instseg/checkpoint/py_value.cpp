@@ -31,7 +31,10 @@ struct PyValue::Node {
 namespace {
 
 // A signature equal for keys Python treats as equal (for the common hashable kinds);
-// empty when the key kind is not indexed (such keys are only appended).
+// empty when the key kind is not indexed (such keys are only appended). Tuple
+// keys are capped at kMaxTupleSignature bytes: tuples of shared tuples would
+// otherwise expand exponentially (a few hundred bytes of pickle -> GBs).
+constexpr size_t kMaxTupleSignature = 4096;
 std::string key_signature(const PyValue& k) {
   switch (k.kind()) {
     case PyValue::Kind::Str: return "s" + k.as_str();
@@ -49,8 +52,9 @@ std::string key_signature(const PyValue& k) {
     case PyValue::Kind::Tuple: {
       std::string sig = "t(";
       for (const auto& e : k.items()) {
+        if (e.is_tuple() && e.depth() > 8) return "";
         std::string es = key_signature(e);
-        if (es.empty()) return "";
+        if (es.empty() || sig.size() + es.size() > kMaxTupleSignature) return "";
         sig += std::to_string(es.size()) + ":" + es;
       }
       return sig + ")";

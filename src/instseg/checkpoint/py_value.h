@@ -95,6 +95,13 @@ class PyValue {
   int depth() const;
   // Same node (Python `is`).
   bool same(const PyValue& other) const { return node_ == other.node_; }
+  // The node's identity (for sets of nodes, e.g. the unpickler's cycle check).
+  const void* id() const { return node_.get(); }
+  // list / tuple / dict / opaque: kinds that hold other values.
+  bool is_container() const {
+    const Kind k = kind();
+    return k == Kind::List || k == Kind::Tuple || k == Kind::Dict || k == Kind::Opaque;
+  }
 
   // Python-like repr, abbreviated: strings quoted, tensors as tensor(shape=[..], dtype=..),
   // opaque as <module.name ...>; nesting below max_depth and lists beyond max_items are elided.

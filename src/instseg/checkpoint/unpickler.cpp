@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace instseg {
@@ -287,16 +288,63 @@ PyValue Unpickler::load(size_t start) {
     push(it->second);
   };
   auto memo_put = [&](uint64_t idx) { memo[idx] = top(); };
+  // Values are shared handles, so a pickle could build a cycle (a list that
+  // contains itself, directly or through another container): a memory leak
+  // and endless recursion for every walker of the tree. torch.save never
+  // writes one: it fills each container before storing it in another. So a
+  // container, once stored, is frozen; mutating it (or storing a container
+  // in itself) is refused, which makes cycles impossible.
+  std::unordered_set<const void*> stored;
+  auto store = [&](const PyValue& v) {
+    if (v.is_container()) stored.insert(v.id());
+  };
+  auto check_mutable = [&](const PyValue& target, const std::vector<PyValue>& incoming) {
+    if (stored.count(target.id()))
+      fail("a ", target.kind_name(), " is modified after it was stored in another container "
+           "(a recursive structure; torch.save does not write these)");
+    for (const auto& v : incoming)
+      if (v.id() == target.id()) fail("a ", target.kind_name(), " contains itself");
+  };
   auto set_items = [&](PyValue& target, const std::vector<PyValue>& kv) {
     if (kv.size() % 2) fail("odd number of items for SETITEMS");
     if (!(target.is_dict() || target.is_opaque())) fail("SETITEM(S) on a ", target.kind_name());
-    for (size_t i = 0; i < kv.size(); i += 2) target.dict_set(kv[i], kv[i + 1]);
+    check_mutable(target, kv);
+    for (size_t i = 0; i < kv.size(); i += 2) {
+      target.dict_set(kv[i], kv[i + 1]);
+      store(kv[i]);
+      store(kv[i + 1]);
+    }
     if (target.depth() > kMaxDepth) fail("values nested deeper than ", kMaxDepth);
   };
   auto append_items = [&](PyValue& target, const std::vector<PyValue>& items) {
     if (!(target.is_list() || target.is_opaque())) fail("APPEND(S) on a ", target.kind_name());
-    for (const auto& v : items) target.append(v);
+    check_mutable(target, items);
+    for (const auto& v : items) {
+      target.append(v);
+      store(v);
+    }
     if (target.depth() > kMaxDepth) fail("values nested deeper than ", kMaxDepth);
+  };
+  // A new container built from `items` (TUPLE, LIST, call arguments).
+  auto stored_all = [&](const std::vector<PyValue>& items) {
+    for (const auto& v : items) store(v);
+    return items;
+  };
+  // REDUCE / NEWOBJ: the arguments end up inside the result (an opaque
+  // object's args, an OrderedDict's items).
+  auto call = [&](const PyValue& fn, const PyValue& args) {
+    store(args);
+    if (args.is_tuple() || args.is_list())
+      for (const auto& a : args.items()) {
+        store(a);
+        if (a.is_list())
+          for (const auto& kv : a.items()) {  // OrderedDict([(k, v), ...])
+            store(kv);
+            if (kv.is_tuple())
+              for (const auto& x : kv.items()) store(x);
+          }
+      }
+    return call_global(fn, args);
   };
   auto persistent = [&](const PyValue& pid) {
     if (!persistent_load_) fail("persistent id without a persistent_load handler");
@@ -393,21 +441,21 @@ PyValue Unpickler::load(size_t start) {
         case ']': push(PyValue::list()); break;                   // EMPTY_LIST
         case ')': push(PyValue::tuple()); break;                  // EMPTY_TUPLE
         case '}': push(PyValue::dict()); break;                   // EMPTY_DICT
-        case 'l': push(PyValue::list(pop_mark())); break;         // LIST
-        case 't': push(PyValue::tuple(pop_mark())); break;        // TUPLE
-        case 0x85: {                                              // TUPLE1
+        case 'l': push(PyValue::list(stored_all(pop_mark()))); break;   // LIST
+        case 't': push(PyValue::tuple(stored_all(pop_mark()))); break;  // TUPLE
+        case 0x85: {                                                    // TUPLE1
           PyValue a = pop();
-          push(PyValue::tuple({a}));
+          push(PyValue::tuple(stored_all({a})));
           break;
         }
         case 0x86: {  // TUPLE2
           PyValue b = pop(), a = pop();
-          push(PyValue::tuple({a, b}));
+          push(PyValue::tuple(stored_all({a, b})));
           break;
         }
         case 0x87: {  // TUPLE3
           PyValue c = pop(), b = pop(), a = pop();
-          push(PyValue::tuple({a, b, c}));
+          push(PyValue::tuple(stored_all({a, b, c})));
           break;
         }
         case 'd': {  // DICT
@@ -465,24 +513,24 @@ PyValue Unpickler::load(size_t start) {
         }
         case 'R': {  // REDUCE
           PyValue args = pop(), fn = pop();
-          push(call_global(fn, args));
+          push(call(fn, args));
           break;
         }
         case 0x81: {  // NEWOBJ
           PyValue args = pop(), cls = pop();
-          push(call_global(cls, args));
+          push(call(cls, args));
           break;
         }
         case 0x92: {  // NEWOBJ_EX (kwargs dropped)
           pop();
           PyValue args = pop(), cls = pop();
-          push(call_global(cls, args));
+          push(call(cls, args));
           break;
         }
         case 'i': {  // INST
           std::string module = line();
           std::string name = line();
-          push(call_global(PyValue::global(module + "." + name), PyValue::tuple(pop_mark())));
+          push(call(PyValue::global(module + "." + name), PyValue::tuple(stored_all(pop_mark()))));
           break;
         }
         case 'o': {  // OBJ
@@ -490,13 +538,17 @@ PyValue Unpickler::load(size_t start) {
           if (items.empty()) fail("OBJ without a class");
           PyValue cls = items.front();
           items.erase(items.begin());
-          push(call_global(cls, PyValue::tuple(items)));
+          push(call(cls, PyValue::tuple(stored_all(items))));
           break;
         }
         case 'b': {  // BUILD: state goes to opaque objects; dicts (OrderedDict _metadata) and tensors ignore it
           PyValue state = pop();
           PyValue& target = top();
-          if (target.is_opaque()) target.set_opaque_state(state);
+          if (target.is_opaque()) {
+            check_mutable(target, {state});
+            target.set_opaque_state(state);
+            store(state);
+          }
           if (target.depth() > kMaxDepth) fail("values nested deeper than ", kMaxDepth);
           break;
         }
