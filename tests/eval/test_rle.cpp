@@ -9,6 +9,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <random>
 
@@ -212,6 +213,42 @@ TEST(Rle, MalformedStringsNamePosition) {
     EXPECT_NE(std::string(e.what()).find("sum to 2"), std::string::npos) << e.what();
   }
   EXPECT_THROW(rle::from_counts({1, 2}, 2, 3), Error);
+}
+
+// Hostile inputs are refused before allocating (the fuzz targets' findings
+// and the cases): a vertex at 1e9 overflowed maskApi.c's int cast
+// (std::bad_alloc here), one at 1e7 walked 2.5e8 outline points.
+TEST(Rle, PolygonsBeyondTheLimitsAreErrors) {
+  auto err = [](const std::vector<double>& xy, int64_t h, int64_t w) -> std::string {
+    try {
+      rle::from_polygon(xy, h, w);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_NE(err({0, 0, 1e9, 0, 1e9, 1e9}, 10, 10).find("polygon vertex 1 has x = 1e+09"), std::string::npos);
+  EXPECT_NE(err({0, 0, 5, 0, 5, std::nan("")}, 10, 10).find("vertex 2 has y = nan"), std::string::npos);
+  EXPECT_NE(err({0, 0, 1e7, 0, 1e7, 1e7}, 10, 10).find("polygon outline is "), std::string::npos);
+  EXPECT_NE(err({0, 0, 5, 0, 5, 5}, 100000, 100000).find("more than 2^32-1 pixels"), std::string::npos);
+  EXPECT_NE(err({0, 0, 5, 0, 5, 5}, -1, 3).find("negative mask size"), std::string::npos);
+  EXPECT_EQ(err({-40, -40, 50, -40, 50, 50}, 10, 10), "");  // outside but small: as pycocotools
+}
+
+TEST(Rle, SizesBeyondTheLimitsAreErrors) {
+  EXPECT_THROW(rle::from_string("0", 1000000, 1000000), Error);       // 1e12 pixels
+  EXPECT_THROW(rle::from_string("0", int64_t{1} << 40, int64_t{1} << 40), Error);  // h * w overflows
+  EXPECT_THROW(rle::from_counts({0}, -2, -3), Error);
+  EXPECT_THROW(rle::from_polygons({}, 70000, 70000), Error);
+}
+
+// maskApi.c divides by h in rleToBbox; an empty-size mask has an empty box.
+TEST(Rle, BoxOfAZeroHeightMask) {
+  const rle::Rle r = rle::from_string("000", 0, 5);
+  double bb[4] = {1, 1, 1, 1};
+  rle::to_bbox(r, bb);
+  EXPECT_EQ(bb[0], 0);
+  EXPECT_EQ(bb[2], 0);
 }
 
 }  // namespace

@@ -242,5 +242,61 @@ TEST(CocoJson, SharedDatasetsCounts) {
   EXPECT_EQ(lm.categories.size(), 21u);
 }
 
+// One image of 100 x 50 and the given annotations (JSON objects).
+std::string with_annotations(const std::string& name, const std::string& anns) {
+  return write_temp(name, R"({"images": [{"id": 1, "file_name": "a.png", "width": 100, "height": 50}],
+    "categories": [{"id": 1, "name": "x"}], "annotations": [)" + anns + "]}");
+}
+
+// pycocotools would mis-evaluate these; they used to be accepted silently.
+TEST(CocoJson, NegativeBoxSizeIsAnErrorNamingTheAnnotation) {
+  const std::string path = with_annotations(
+      "negw.json", R"({"id": 7, "image_id": 1, "category_id": 1, "bbox": [10, 10, -5, 4], "area": 20, "iscrowd": 0})");
+  EXPECT_EQ(load_error(path), path + ": annotations[0] (id 7): bbox [10, 10, -5, 4] has a negative width "
+                                     "(COCO boxes are [x, y, width, height])");
+  const std::string path2 = with_annotations(
+      "negh.json", R"({"id": 8, "image_id": 1, "category_id": 1, "bbox": [10, 10, 5, -4], "area": 20, "iscrowd": 0})");
+  EXPECT_NE(load_error(path2).find("annotations[0] (id 8): bbox [10, 10, 5, -4] has a negative height"),
+            std::string::npos);
+}
+
+TEST(CocoJson, DuplicateAnnotationIdsAreAnError) {
+  const std::string a = R"({"id": 3, "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 4], "area": 20, "iscrowd": 0})";
+  const std::string b = R"({"id": 4, "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 4], "area": 20, "iscrowd": 0})";
+  const std::string path = with_annotations("dup.json", a + "," + b + "," + a);
+  EXPECT_EQ(load_error(path),
+            path + ": annotations[2] (id 3): duplicate annotation id 3 (also annotations[0]); annotation ids must be unique");
+  const std::string noid = with_annotations("noid.json", R"({"image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 4]})");
+  EXPECT_NE(load_error(noid).find("annotations[0]: missing \"id\""), std::string::npos) << load_error(noid);
+}
+
+// A vertex at 1e9 made rasterising throw std::bad_alloc (no file named); at
+// 1e7 it took 1.7 GB and 13 s. Now the loader refuses it, naming the annotation.
+TEST(CocoJson, PolygonFarOutsideItsImageIsAnError) {
+  for (const char* far : {"1e9", "1e7", "201", "-101"}) {
+    const std::string path = with_annotations(
+        "far.json", std::string(R"({"id": 5, "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 4], "area": 20,
+                                    "iscrowd": 0, "segmentation": [[1, 1, 5, 1, 5, 4], [1, 1, )") +
+                        far + R"(, 1, 5, 4]]})");
+    const std::string err = load_error(path);
+    EXPECT_NE(err.find(path + ": annotations[0] (id 5): segmentation[1] vertex 1 ("), std::string::npos) << err;
+    EXPECT_NE(err.find("is far outside image 1 (100x50)"), std::string::npos) << err;
+  }
+  // Slightly outside (as COCO annotators often draw) is fine.
+  const std::string ok = with_annotations(
+      "near.json", R"({"id": 5, "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 4], "area": 20, "iscrowd": 0,
+                      "segmentation": [[-3, -2, 104, 1, 5, 55]]})");
+  EXPECT_EQ(load_error(ok), "");
+}
+
+// An RLE claiming 1e12 pixels is refused before anything is allocated.
+TEST(CocoJson, HugeRleSizeIsAnError) {
+  const std::string path = write_temp("bigrle.json", R"({"images": [{"id": 1, "file_name": "a.png"}],
+    "categories": [{"id": 1, "name": "x"}], "annotations": [{"id": 1, "image_id": 1, "category_id": 1,
+    "segmentation": {"size": [1000000, 1000000], "counts": "0"}, "area": 1, "bbox": [0, 0, 1, 1]}]})");
+  EXPECT_NE(load_error(path).find("size 1000000x1000000 is more than 2^32-1 pixels"), std::string::npos)
+      << load_error(path);
+}
+
 }  // namespace
 }  // namespace instseg

@@ -4,9 +4,11 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include <fstream>
+#include <iterator>
 
 #include "common/test_util.h"
 #include "instseg/core/check.h"
+#include "instseg/core/log.h"
 
 namespace instseg {
 namespace {
@@ -114,6 +116,95 @@ TEST(Image, UnreadableImageNamesTheFile) {
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::ofstream(dir + "/t2.png", std::ios::binary) << bytes.substr(0, 40);
   EXPECT_THROW(read_image_rgb(dir + "/t2.png"), Error);
+}
+
+std::string read_error(const std::string& path) {
+  try {
+    read_image_rgb(path);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// A PNG that claims 20000 x 20000 pixels (the header alone: the guard must act
+// before decoding; a real one takes 3.75 GB to decode).
+std::string big_png_header() {
+  std::vector<uint8_t> png;
+  cv::imencode(".png", make_bgr(4, 4), png);
+  auto put32 = [&](size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) png[at + i] = static_cast<uint8_t>(v >> (24 - 8 * i));
+  };
+  put32(16, 20000);
+  put32(20, 20000);
+  return std::string(png.begin(), png.end());
+}
+
+TEST(Image, PixelLimitRefusesDecompressionBombs) {
+  const std::string dir = test::temp_dir("image_bomb");
+  std::ofstream(dir + "/bomb.png", std::ios::binary) << big_png_header();
+  const std::string err = read_error(dir + "/bomb.png");
+  EXPECT_NE(err.find(dir + "/bomb.png: image is 20000x20000 = 400000000 pixels, more than the limit of 178956970"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("INSTSEG_MAX_IMAGE_PIXELS"), std::string::npos) << err;
+}
+
+TEST(Image, PixelLimitIsConfigurable) {
+  const std::string dir = test::temp_dir("image_limit");
+  ASSERT_TRUE(cv::imwrite(dir + "/a.png", make_bgr(20, 20)));
+  ASSERT_TRUE(cv::imwrite(dir + "/a.jpg", make_bgr(20, 20)));
+  const int64_t before = max_image_pixels();
+  set_max_image_pixels(399);
+  EXPECT_NE(read_error(dir + "/a.png").find("20x20 = 400 pixels, more than the limit of 399"), std::string::npos);
+  EXPECT_NE(read_error(dir + "/a.jpg").find("20x20 = 400 pixels, more than the limit of 399"), std::string::npos);
+  set_max_image_pixels(400);
+  EXPECT_EQ(read_error(dir + "/a.png"), "");
+  set_max_image_pixels(0);  // no limit
+  std::ofstream(dir + "/bomb.png", std::ios::binary) << big_png_header();
+  EXPECT_EQ(read_error(dir + "/bomb.png").find("pixels, more than"), std::string::npos);
+  set_max_image_pixels(before);
+}
+
+// libjpeg decodes a truncated JPEG "successfully" (the missing rows made up)
+// and only prints "Premature end of JPEG file", naming no file.
+TEST(Image, TruncatedJpegWarnsNamingTheFile) {
+  const std::string dir = test::temp_dir("image_trunc");
+  std::vector<uint8_t> jpg;
+  cv::Mat noise(64, 64, CV_8UC3);
+  cv::randu(noise, 0, 255);
+  ASSERT_TRUE(cv::imencode(".jpg", noise, jpg));
+  const std::string path = dir + "/cut.jpg";
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(jpg.data()),
+                                              static_cast<std::streamsize>(jpg.size() * 6 / 10));
+  ASSERT_TRUE(cv::imwrite(dir + "/whole.jpg", noise));
+  const std::string log = dir + "/log.txt";
+  set_log_file(log);
+  const cv::Mat img = read_image_rgb(path);  // still decoded, as mmcv would
+  read_image_rgb(dir + "/whole.jpg");
+  set_log_file("");
+  EXPECT_EQ(img.rows, 64);
+  const std::string text = slurp(log);
+  EXPECT_NE(text.find("WARNING - " + path + ": truncated JPEG"), std::string::npos) << text;
+  EXPECT_EQ(text.find("whole.jpg"), std::string::npos) << text;
+}
+
+TEST(Image, TruncatedPngSaysSo) {
+  const std::string dir = test::temp_dir("image_trunc_png");
+  std::vector<uint8_t> png;
+  cv::Mat noise(64, 64, CV_8UC3);
+  cv::randu(noise, 0, 255);
+  ASSERT_TRUE(cv::imencode(".png", noise, png));
+  const std::string path = dir + "/cut.png";
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(png.data()),
+                                              static_cast<std::streamsize>(png.size() / 2));
+  EXPECT_NE(read_error(path).find(path + ": cannot decode image: truncated png file"), std::string::npos)
+      << read_error(path);
 }
 
 }  // namespace

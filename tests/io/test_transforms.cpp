@@ -267,5 +267,40 @@ TEST(Collate, PadsToMultipleOf32) {
   EXPECT_FLOAT_EQ(b.gts[0].bboxes[0][3].item<float>(), 4.0f);
 }
 
+// A 1 x 4000 image: mmcv's int(w * factor + 0.5) gives a 0-px width and the
+// run used to abort ("resize: bad target size 1333x0" with a stack trace).
+TEST(Transforms, RescaleSizeKeepsAtLeastOnePixel) {
+  int64_t w = -1, h = -1;
+  rescale_size(1, 4000, {1333, 800}, &w, &h);
+  EXPECT_EQ(w, 1);
+  EXPECT_EQ(h, 1333);
+  rescale_size(4000, 1, {1333, 800}, &w, &h);
+  EXPECT_EQ(w, 1333);
+  EXPECT_EQ(h, 1);
+  Sample s = make_sample(1, 4000, {{0, 10, 1, 20}});
+  Pipeline p(test_pipeline({1333, 800}));
+  Rng rng(0);
+  ASSERT_TRUE(p(s, rng));
+  EXPECT_EQ(s.image.cols, 1);
+  EXPECT_EQ(s.image.rows, 1333);
+}
+
+// A transform that fails names the image it failed on.
+TEST(Transforms, PipelineErrorsNameTheFile) {
+  Sample s = make_sample(8, 8, {});
+  s.meta.file = "imgs/odd.png";
+  RandomChoiceResizeOptions none;  // no scales: an error inside the transform
+  Pipeline p({TransformSpec{none}});
+  Rng rng(0);
+  std::string err;
+  try {
+    p(s, rng);
+  } catch (const std::exception& e) {
+    err = e.what();
+  }
+  EXPECT_EQ(err.rfind("imgs/odd.png (8x8): ", 0), 0u) << err;
+  EXPECT_NE(err.find("RandomChoiceResize: no scales"), std::string::npos) << err;
+}
+
 }  // namespace
 }  // namespace instseg

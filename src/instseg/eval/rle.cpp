@@ -32,6 +32,13 @@ void encode_flat(const uint8_t* m, int64_t n, std::vector<uint32_t>& cnts) {
 
 }  // namespace
 
+void check_size(int64_t h, int64_t w, const char* what) {
+  int64_t hw = 0;
+  if (h < 0 || w < 0) fail(what, ": negative mask size ", h, "x", w);
+  if (__builtin_mul_overflow(h, w, &hw) || hw > static_cast<int64_t>(UINT32_MAX))
+    fail(what, ": mask size ", h, "x", w, " is more than 2^32-1 pixels (pycocotools' limit)");
+}
+
 Rle encode_colmajor(const uint8_t* mask, int64_t h, int64_t w) {
   INSTSEG_CHECK(h >= 0 && w >= 0, "rle::encode: negative size ", h, "x", w);
   Rle r;
@@ -102,6 +109,7 @@ std::string to_string(const Rle& r) {
 }
 
 Rle from_string(const std::string& s, int64_t h, int64_t w) {
+  check_size(h, w, "RLE string");
   Rle r;
   r.h = h;
   r.w = w;
@@ -142,6 +150,7 @@ Rle from_string(const std::string& s, int64_t h, int64_t w) {
 }
 
 Rle from_counts(const std::vector<uint32_t>& counts, int64_t h, int64_t w) {
+  check_size(h, w, "uncompressed RLE");
   uint64_t total = 0;
   for (uint32_t c : counts) total += c;
   if (total != static_cast<uint64_t>(h * w))
@@ -165,7 +174,8 @@ void to_bbox(const Rle& r, double bb[4]) {
   const uint32_t w = static_cast<uint32_t>(r.w);
   const size_t m = (r.counts.size() / 2) * 2;
   uint32_t xs = w, ys = h, xe = 0, ye = 0, cc = 0, xp = 0;
-  if (m == 0) {
+  // An empty mask (maskApi.c divides by h = 0 here) has an empty box.
+  if (m == 0 || h == 0 || w == 0) {
     bb[0] = bb[1] = bb[2] = bb[3] = 0;
     return;
   }
@@ -222,6 +232,7 @@ Rle from_bbox(const double bb[4], int64_t h, int64_t w) {
 }
 
 Rle from_polygons(const std::vector<std::vector<double>>& polys, int64_t h, int64_t w) {
+  check_size(h, w, "polygons");
   if (polys.empty()) {
     Rle r;
     r.h = h;

@@ -11,6 +11,13 @@
 
 namespace instseg::rle {
 
+// Limits (errors, instseg::Error, before anything is allocated): masks of at
+// most 2^32-1 pixels (runs are 32-bit, as in maskApi.c), polygon outlines of
+// at most kMaxPolygonWalk points at the 5x scale rleFrPoly walks them.
+constexpr uint64_t kMaxPolygonWalk = uint64_t{1} << 25;
+// Throws unless h, w >= 0 and h * w <= 2^32-1 (`what` starts the message).
+void check_size(int64_t h, int64_t w, const char* what);
+
 struct Rle {
   int64_t h = 0, w = 0;
   std::vector<uint32_t> counts;  // alternating zero/one runs, column-major, sum = h*w

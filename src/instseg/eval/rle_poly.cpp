@@ -14,7 +14,7 @@
 namespace instseg::rle {
 
 Rle from_polygon(const std::vector<double>& xy, int64_t h, int64_t w) {
-  INSTSEG_CHECK(h >= 0 && w >= 0, "rle::from_polygon: negative size ", h, "x", w);
+  check_size(h, w, "polygon");
   const size_t k = xy.size() / 2;
   const double scale = 5;
   Rle r;
@@ -24,15 +24,26 @@ Rle from_polygon(const std::vector<double>& xy, int64_t h, int64_t w) {
     r.counts.push_back(static_cast<uint32_t>(h * w));
     return r;
   }
-  // Upsampled vertices, closed.
+  // Upsampled vertices, closed. maskApi.c casts to int: a coordinate whose
+  // 5x value does not fit is undefined behaviour there, an error here.
+  constexpr double kMaxCoord = 4.0e8;  // 5 * 4e8 < 2^31
   std::vector<int> x(k + 1), y(k + 1);
-  for (size_t j = 0; j < k; ++j) x[j] = static_cast<int>(scale * xy[j * 2 + 0] + .5);
+  for (size_t j = 0; j < 2 * k; ++j) {
+    const double c = xy[j];
+    if (!(c >= -kMaxCoord && c <= kMaxCoord))
+      fail("polygon vertex ", j / 2, " has ", j % 2 ? "y" : "x", " = ", c, ", outside +-", kMaxCoord);
+    (j % 2 ? y : x)[j / 2] = static_cast<int>(scale * c + .5);
+  }
   x[k] = x[0];
-  for (size_t j = 0; j < k; ++j) y[j] = static_cast<int>(scale * xy[j * 2 + 1] + .5);
   y[k] = y[0];
-  size_t m = 0;
+  // The walk visits every upsampled pixel of the outline; refuse an outline
+  // whose points would not fit in memory before allocating them.
+  uint64_t m = 0;
   for (size_t j = 0; j < k; ++j)
-    m += static_cast<size_t>(std::max(std::abs(x[j] - x[j + 1]), std::abs(y[j] - y[j + 1]))) + 1;
+    m += static_cast<uint64_t>(std::max(std::abs(int64_t{x[j]} - x[j + 1]), std::abs(int64_t{y[j]} - y[j + 1]))) + 1;
+  if (m > kMaxPolygonWalk)
+    fail("polygon outline is ", m, " points at pycocotools' 5x scale (limit ", kMaxPolygonWalk,
+         "): vertices far outside the ", h, "x", w, " image?");
   std::vector<int> u, v;
   u.reserve(m);
   v.reserve(m);
@@ -83,8 +94,8 @@ Rle from_polygon(const std::vector<double>& xy, int64_t h, int64_t w) {
     else if (yd > static_cast<double>(h))
       yd = static_cast<double>(h);
     yd = std::ceil(yd);
-    const int xi = static_cast<int>(xd), yi = static_cast<int>(yd);
-    a.push_back(static_cast<uint32_t>(xi * static_cast<int>(h) + yi));
+    const int64_t xi = static_cast<int64_t>(xd), yi = static_cast<int64_t>(yd);
+    a.push_back(static_cast<uint32_t>(xi * h + yi));
   }
   a.push_back(static_cast<uint32_t>(h * w));
   std::sort(a.begin(), a.end());

@@ -63,7 +63,19 @@ struct Scalar {
 // counts from index 3 on stored as a delta to counts[i-2]) without building
 // the mask: returns "" when it decodes to non-negative runs summing to h*w,
 // else what is wrong.
+// h * w for an RLE "size" [h, w] (both >= 0), or "" and *hw set; else what is wrong.
+// pycocotools keeps runs in 32-bit unsigned ints: bigger masks cannot be
+// represented, and refusing them here keeps a hostile size from ever
+// reaching an allocation.
+std::string rle_pixels(int64_t h, int64_t w, int64_t* hw) {
+  if (__builtin_mul_overflow(h, w, hw) || *hw > static_cast<int64_t>(UINT32_MAX))
+    return str_cat("size ", h, "x", w, " is more than 2^32-1 pixels (pycocotools' limit)");
+  return "";
+}
+
 std::string check_rle_string(const std::string& s, int64_t h, int64_t w) {
+  int64_t hw = 0;
+  if (std::string p = rle_pixels(h, w, &hw); !p.empty()) return p;
   std::vector<int64_t> cnts;
   size_t p = 0;
   int64_t total = 0;
@@ -88,11 +100,13 @@ std::string check_rle_string(const std::string& s, int64_t h, int64_t w) {
     const size_t m = cnts.size();
     if (m > 2) x += cnts[m - 2];
     if (x < 0) return str_cat("negative run length at character ", start);
+    if (x > static_cast<int64_t>(UINT32_MAX)) return str_cat("run length ", x, " at character ", start, " is more than 2^32-1");
     cnts.push_back(x);
     total += x;
+    if (total > hw) return str_cat("runs sum to more than the size ", h, "x", w, " = ", hw, " (at character ", start, ")");
   }
-  if (total != h * w)
-    return str_cat("runs sum to ", total, " but size is ", h, "x", w, " = ", h * w);
+  if (total != hw)
+    return str_cat("runs sum to ", total, " but size is ", h, "x", w, " = ", hw);
   return "";
 }
 
@@ -471,12 +485,15 @@ class CocoSax : public nlohmann::json_sax<json> {
     if (!ann_has_image_id_) fail_object(w, "missing \"image_id\"");
     if (!ann_has_category_) fail_object(w, "missing \"category_id\"");
     CocoSegmentation& seg = ann_.segmentation;
+    if (!ann_has_id_) fail_object(w, "missing \"id\"");
     if (seg.kind == CocoSegmentation::Kind::rle_uncompressed) {
+      int64_t hw = 0;
+      if (std::string p = rle_pixels(seg.h, seg.w, &hw); !p.empty()) fail_object(w + ".segmentation.size", p);
       uint64_t total = 0;
       for (uint32_t c : seg.ucounts) total += c;
-      if (total != static_cast<uint64_t>(seg.h * seg.w))
+      if (total != static_cast<uint64_t>(hw))
         fail_object(w + ".segmentation.counts", "runs sum to ", total, " but size is ", seg.h, "x",
-                    seg.w, " = ", seg.h * seg.w);
+                    seg.w, " = ", hw);
     } else if (seg.kind == CocoSegmentation::Kind::rle_compressed) {
       const std::string problem = check_rle_string(seg.counts, seg.h, seg.w);
       if (!problem.empty()) fail_object(w + ".segmentation.counts", "bad RLE string: ", problem);
@@ -497,8 +514,28 @@ class CocoSax : public nlohmann::json_sax<json> {
   bool seen_images_ = false;
 };
 
+// Polygon vertices must lie within the image extended by its own size on
+// every side. Rasterising (pycocotools' rleFrPoly, ours too) walks every edge
+// at 5x resolution, so one vertex at 1e7 costs GBs and seconds and one at 1e9
+// overflows; no real annotation is that far outside its image.
+void check_polygon_extent(const CocoFile& f, size_t i, const CocoImage& img) {
+  const CocoAnnotation& a = f.annotations[i];
+  const double w = static_cast<double>(img.width), h = static_cast<double>(img.height);
+  for (size_t p = 0; p < a.segmentation.polygons.size(); ++p) {
+    const auto& xy = a.segmentation.polygons[p];
+    for (size_t k = 0; k + 1 < xy.size(); k += 2) {
+      const double x = xy[k], y = xy[k + 1];
+      if (x >= -w && x <= 2 * w && y >= -h && y <= 2 * h) continue;
+      fail(f.path, ": annotations[", i, "] (id ", a.id, "): segmentation[", p, "] vertex ", k / 2, " (", x, ", ", y,
+           ") is far outside image ", img.id, " (", img.width, "x", img.height,
+           "); vertices must lie within [-width, 2*width] x [-height, 2*height]");
+    }
+  }
+}
+
 // Cross-references that need the whole file: unique ids, known image and
-// category ids, RLE sizes equal to their image's size.
+// category ids, RLE sizes equal to their image's size, boxes with
+// non-negative sizes, polygons near their image.
 void index_and_check(CocoFile& f) {
   f.image_index.reserve(f.images.size());
   for (size_t i = 0; i < f.images.size(); ++i) {
@@ -509,8 +546,19 @@ void index_and_check(CocoFile& f) {
     if (!f.category_index.emplace(f.categories[i].id, i).second)
       fail(f.path, ": categories[", i, "]: duplicate category id ", f.categories[i].id);
   }
+  std::unordered_map<int64_t, size_t> ann_index;
+  ann_index.reserve(f.annotations.size());
   for (size_t i = 0; i < f.annotations.size(); ++i) {
     const CocoAnnotation& a = f.annotations[i];
+    // pycocotools indexes annotations by id: a duplicate silently replaces
+    // the other in COCO.anns and the evaluation is wrong.
+    if (const auto [dup, fresh] = ann_index.emplace(a.id, i); !fresh)
+      fail(f.path, ": annotations[", i, "] (id ", a.id, "): duplicate annotation id ", a.id, " (also annotations[",
+           dup->second, "]); annotation ids must be unique");
+    if (a.has_bbox && (a.bbox[2] < 0 || a.bbox[3] < 0))
+      fail(f.path, ": annotations[", i, "] (id ", a.id, "): bbox [", a.bbox[0], ", ", a.bbox[1], ", ", a.bbox[2], ", ",
+           a.bbox[3], "] has a negative ", a.bbox[2] < 0 ? "width" : "height",
+           " (COCO boxes are [x, y, width, height])");
     const auto it = f.image_index.find(a.image_id);
     if (it == f.image_index.end())
       fail(f.path, ": annotations[", i, "] (id ", a.id, "): image_id ", a.image_id, " is not in images");
@@ -524,6 +572,8 @@ void index_and_check(CocoFile& f) {
     if (is_rle && img.height > 0 && img.width > 0 && (s.h != img.height || s.w != img.width))
       fail(f.path, ": annotations[", i, "] (id ", a.id, "): segmentation.size [", s.h, ", ", s.w,
            "] differs from image ", img.id, " size [", img.height, ", ", img.width, "]");
+    if (s.kind == CocoSegmentation::Kind::polygons && img.height > 0 && img.width > 0)
+      check_polygon_extent(f, i, img);
   }
 }
 

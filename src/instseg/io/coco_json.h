@@ -53,7 +53,11 @@ struct CocoFile {
 
 // Reads a COCO instances file. Throws instseg::Error naming the file and the
 // byte offset / field of the first problem (truncated JSON, wrong types,
-// polygons with fewer than 6 coordinates, RLE size mismatch, ...).
+// polygons with fewer than 6 coordinates, RLE size mismatch, ...). Annotations
+// that pycocotools would mis-evaluate or that cannot be rasterised are errors
+// naming the annotation: a missing or duplicate id, a bbox with a negative
+// width or height, an RLE of more than 2^32-1 pixels, a polygon vertex
+// outside [-width, 2*width] x [-height, 2*height] of its image.
 CocoFile load_coco_json(const std::string& path);
 
 }  // namespace instseg

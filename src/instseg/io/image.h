@@ -17,6 +17,19 @@ namespace instseg {
 cv::Mat read_image_rgb(const std::string& path);
 
 // The same for an encoded buffer; `name` is used in error messages.
+//
+// Guards: an image of more than max_image_pixels() pixels is refused before
+// it is decoded ("<name>: image is 20000x20000 = 400000000 pixels, more than
+// the limit ..."), like Pillow's decompression-bomb check; a JPEG (or PNG)
+// whose data ends early is decoded as libjpeg does (rows made up) with a
+// warning naming the file.
 cv::Mat decode_image_rgb(const std::vector<uint8_t>& bytes, const std::string& name);
+
+// The pixel limit: Pillow's (2 x MAX_IMAGE_PIXELS = 178956970 pixels, about
+// 13400 x 13400) unless the environment variable INSTSEG_MAX_IMAGE_PIXELS
+// sets another (0 = no limit) or set_max_image_pixels() was called.
+constexpr int64_t kDefaultMaxImagePixels = 178956970;
+int64_t max_image_pixels();
+void set_max_image_pixels(int64_t pixels);  // 0: no limit
 
 }  // namespace instseg

@@ -33,8 +33,11 @@ void rescale_size(int64_t w, int64_t h, const Scale& scale, int64_t* new_w, int6
   const double short_edge = static_cast<double>(std::min(scale.w, scale.h));
   const double factor = std::min(long_edge / static_cast<double>(std::max(h, w)),
                                  short_edge / static_cast<double>(std::min(h, w)));
-  *new_w = static_cast<int64_t>(static_cast<double>(w) * factor + 0.5);
-  *new_h = static_cast<int64_t>(static_cast<double>(h) * factor + 0.5);
+  // int(x * factor + 0.5) as mmcv's _scale_size, but at least 1 px: for a
+  // 1 x 4000 image mmcv computes a width of int(0.33 + 0.5) = 0 and cv2.resize
+  // then fails; every size mmcv can produce is unchanged.
+  *new_w = std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(w) * factor + 0.5));
+  *new_h = std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(h) * factor + 0.5));
 }
 
 namespace {
@@ -276,7 +279,17 @@ RandomChoiceResizeOptions choice_resize(const std::vector<int64_t>& shorts, int6
 
 Pipeline::Pipeline(std::vector<TransformSpec> specs) : specs_(std::move(specs)) {}
 
-bool Pipeline::operator()(Sample& s, Rng& rng) const { return apply(specs_, s, rng); }
+bool Pipeline::operator()(Sample& s, Rng& rng) const {
+  try {
+    return apply(specs_, s, rng);
+  } catch (const std::exception& e) {
+    // Name the image: a transform's own message does not know it.
+    std::string what = e.what();
+    if (auto* ce = dynamic_cast<const c10::Error*>(&e)) what = ce->what_without_backtrace();
+    if (s.meta.file.empty() || what.rfind(s.meta.file, 0) == 0) throw;
+    fail(s.meta.file, " (", s.meta.ori_w, "x", s.meta.ori_h, "): ", what);
+  }
+}
 
 std::vector<TransformSpec> test_pipeline(Scale scale) {
   ResizeOptions r;

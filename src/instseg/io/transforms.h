@@ -81,7 +81,8 @@ struct TransformSpec {
       op;
 };
 
-// mmcv.rescale_size: the keep-ratio output size (w, h) for an image of w x h.
+// mmcv.rescale_size: the keep-ratio output size (w, h) for an image of w x h
+// (each side at least 1 px, where mmcv would compute 0 and fail).
 void rescale_size(int64_t w, int64_t h, const Scale& scale, int64_t* new_w, int64_t* new_h);
 
 // Individual transforms (public for tests). Each returns false when the
