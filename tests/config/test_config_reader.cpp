@@ -118,5 +118,16 @@ TEST(ConfigReader, ClosestKey) {
   EXPECT_EQ(closest_key("x", {}), "");
 }
 
+// `num_clases: 3` in place of the required num_classes used to report only
+// "missing required key 'num_classes'".
+TEST(ConfigReader, MisspeltRequiredKeyIsNamedAsUnknown) {
+  ConfigNode n = J(R"({"type": "SOLOV2Head", "num_clases": 3, "in_channels": 256})");
+  ConfigReader r(n, "model.mask_head");
+  r.get<int>("in_channels");
+  EXPECT_EQ(error_of([&] { r.get<int64_t>("num_classes"); }),
+            "config: unknown key 'model.mask_head.num_clases' (did you mean 'num_classes'?)\n"
+            "config: model.mask_head: missing required key 'num_classes'");
+}
+
 }  // namespace
 }  // namespace instseg

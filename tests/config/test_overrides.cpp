@@ -111,5 +111,25 @@ TEST(Overrides, LoadConfigWithOverrides) {
   EXPECT_EQ(c["param_scheduler"][0]["milestones"], J("[2, 3]"));
 }
 
+// `--cfg-options train_cgf.max_epochs=1` used to log an INFO line and train
+// 45 epochs with the file's train_cfg.
+TEST(Overrides, UnknownTopLevelKeyIsAnErrorWithDidYouMean) {
+  const std::string cfg = test::data_path("config/child.yaml");
+  EXPECT_EQ(error_of([&] { load_config_with_overrides(cfg, {"train_cgf.max_epochs=1"}); }),
+            "config: --cfg-options train_cgf.max_epochs=1: unknown top-level key 'train_cgf' (did you mean "
+            "'train_cfg'?)");
+  EXPECT_EQ(error_of([&] { load_config_with_overrides(cfg, {"modle.backbone.depth=50"}); }),
+            "config: --cfg-options modle.backbone.depth=50: unknown top-level key 'modle' (did you mean 'model'?)");
+  EXPECT_NE(error_of([&] { load_config_with_overrides(cfg, {"zzz=1"}); }).find("unknown top-level key 'zzz'"),
+            std::string::npos);
+  // Sections instseg reads (even when the file lacks them), mmengine sections
+  // it ignores, and keys of the file are all fine.
+  EXPECT_EQ(error_of([&] {
+              load_config_with_overrides(cfg, {"work_dir=x", "randomness.seed=3", "visualizer.type=X",
+                                               "custom_hooks=[]", "model.backbone.depth=50"});
+            }),
+            "");
+}
+
 }  // namespace
 }  // namespace instseg

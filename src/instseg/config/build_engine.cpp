@@ -38,6 +38,8 @@ void train_cfg_from(ConfigReader& r, EngineSpec* e) {
   e->val_interval = r.get<int64_t>("val_interval", 1);
   if (e->val_interval < 0) r.fail_key("val_interval", "must be >= 0, got ", e->val_interval);
   e->val_begin = r.get<int64_t>("val_begin", 1);
+  // instseg's own key (mmengine's loops have none): see TrainerOptions.
+  e->max_consecutive_nonfinite = r.get<int64_t>("max_consecutive_nonfinite", e->max_consecutive_nonfinite);
   if (r.has_value("dynamic_intervals"))
     r.fail_key("dynamic_intervals", "is not implemented (use one val_interval)");
 }
@@ -331,6 +333,7 @@ void EngineSpec::apply_to(TrainerOptions* o) const {
   o->max_epochs = max_epochs;
   o->val_interval = val_interval;
   o->val_begin = val_begin;
+  o->max_consecutive_nonfinite = max_consecutive_nonfinite;
   o->checkpoint_interval = 0;
   o->checkpoint_interval_iters = 0;
   if (checkpoint_interval > 0) {

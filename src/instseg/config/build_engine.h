@@ -10,7 +10,8 @@
 //   param_scheduler = [dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=500),
 //                      dict(type='MultiStepLR', milestones=[8, 11], gamma=0.1, by_epoch=True, begin=0, end=12),
 //                      dict(type='CosineAnnealingLR', T_max, eta_min | eta_min_ratio, ...), ConstantLR]
-//   train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=12, val_interval=1, val_begin=1)
+//   train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=12, val_interval=1, val_begin=1,
+//                    max_consecutive_nonfinite=10)   # instseg's own key (trainer.h)
 //   default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=1, by_epoch=True, max_keep_ckpts=3),
 //                        logger=dict(type='LoggerHook', interval=50), timer=..., ...)
 //   randomness = dict(seed=0, deterministic=False, diff_rank_seed=False)
@@ -53,6 +54,7 @@ struct EngineSpec {
   int64_t max_epochs = 12;
   int64_t val_interval = 1;
   int64_t val_begin = 1;
+  int64_t max_consecutive_nonfinite = 10;  // instseg only: stop after K skipped non-finite steps (<= 0: never)
   // default_hooks
   int64_t checkpoint_interval = 1;  // CheckpointHook.interval
   bool checkpoint_by_epoch = true;  // CheckpointHook.by_epoch

@@ -69,8 +69,15 @@ const ConfigNode* ConfigReader::lookup(const std::string& key) {
 
 const ConfigNode& ConfigReader::require(const std::string& key) {
   const ConfigNode* v = lookup(key);
-  if (!v) fail("config: ", path().empty() ? "<root>" : path(), ": missing required key '", key, "'");
-  return *v;
+  if (v) return *v;
+  // A present key that nobody asked for and is one typo away is why the
+  // required one is missing: report it first, as finish() would.
+  std::string typo;
+  for (const auto& [k, val] : state_->node->items()) {
+    if (state_->known_set.count(k) || closest_key(k, {key}) != key) continue;
+    typo += "config: unknown key '" + key_path(k) + "' (did you mean '" + key + "'?)\n";
+  }
+  fail(typo, "config: ", path().empty() ? "<root>" : path(), ": missing required key '", key, "'");
 }
 
 bool ConfigReader::has(const std::string& key) { return lookup(key) != nullptr; }

@@ -202,6 +202,7 @@ void apply_overrides(ConfigNode& tree, const std::vector<std::string>& items) {
 
 ConfigNode load_config_with_overrides(const std::string& path, const std::vector<std::string>& cfg_options) {
   ConfigNode cfg = load_config(path);
+  check_override_top_level_keys(cfg, cfg_options);
   apply_overrides(cfg, cfg_options);
   check_top_level(cfg);
   return cfg;
