@@ -3,18 +3,24 @@
 //   engine_test_worker dist-train <dir> <steps> [gloo|nccl]   (under RANK/WORLD_SIZE/... from launch_local;
 //                                                  nccl: on cuda:LOCAL_RANK, a group even for one process)
 //   engine_test_worker ckpt-loop <work_dir>        (trains and checkpoints every iteration until killed)
+//   engine_test_worker hold-lock <work_dir>        (takes the work_dir lock, prints "locked <pid>", sleeps)
 #include "instseg/checkpoint/pth_writer.h"
 #include "instseg/checkpoint/state_dict.h"
 #include "instseg/core/log.h"
 #include "instseg/engine/distributed.h"
 #include "instseg/engine/trainer.h"
+#include "instseg/engine/work_dir_lock.h"
 #include "tiny_model.h"
 
 #include <ATen/Parallel.h>
 
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 using namespace instseg;
 using test::TinyDetector;
@@ -104,6 +110,13 @@ int ckpt_loop(const std::string& work_dir) {
   return 0;
 }
 
+int hold_lock(const std::string& work_dir) {
+  auto lock = WorkDirLock::acquire(work_dir);
+  std::cout << "locked " << ::getpid() << std::endl;
+  std::this_thread::sleep_for(std::chrono::seconds(120));  // until the test kills us
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -114,7 +127,8 @@ int main(int argc, char** argv) {
     if (mode == "dist-train" && (argc == 4 || argc == 5))
       return dist_train(argv[2], std::stoi(argv[3]), argc == 5 ? argv[4] : "gloo");
     if (mode == "ckpt-loop" && argc == 3) return ckpt_loop(argv[2]);
-    std::cerr << "usage: engine_test_worker dist-train <dir> <steps> [gloo|nccl] | ckpt-loop <work_dir>\n";
+    if (mode == "hold-lock" && argc == 3) return hold_lock(argv[2]);
+    std::cerr << "usage: engine_test_worker dist-train <dir> <steps> [gloo|nccl] | ckpt-loop <work_dir> | hold-lock <work_dir>\n";
     return 64;
   } catch (const std::exception& e) {
     std::cerr << "engine_test_worker: " << e.what() << "\n";

@@ -10,8 +10,13 @@
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <set>
 
 namespace fs = std::filesystem;
 
@@ -438,6 +443,249 @@ TEST(Trainer, CpuBf16AutocastTrains) {
   TrainerOptions bad = to;
   bad.amp = AmpDtype::fp16;
   EXPECT_THROW(make_run(dir, "SGD", 0.0, 1, bad), Error);
+}
+
+}  // namespace instseg
+
+// ---- robustness: non-finite losses, checkpoints, stale temporaries ----------
+
+namespace instseg {
+namespace {
+
+// TinyDetector whose loss_bbox is NaN on the chosen forward_train calls (1-based),
+// with a buffer that forward_train changes (as BatchNorm's running statistics do).
+struct FlakyDetectorImpl : test::TinyDetectorImpl {
+  FlakyDetectorImpl(std::set<int> nan_calls, bool nan_grad)
+      : nan_calls_(std::move(nan_calls)), nan_grad_(nan_grad) {
+    seen = register_buffer("seen", at::zeros({1}));
+  }
+  LossMap forward_train(const Batch& b) override {
+    LossMap m = TinyDetectorImpl::forward_train(b);
+    {
+      at::NoGradGuard ng;
+      seen.add_(1);
+    }
+    if (nan_calls_.count(++calls_)) {
+      if (nan_grad_)  // a finite loss (0) whose gradient is NaN: d sqrt(0 * w) / dw
+        m.set("loss_sqrt", at::sqrt(backbone->weight * 0.0).sum());
+      else
+        m.set("loss_bbox", m.at("loss_bbox") + std::numeric_limits<double>::quiet_NaN());
+    }
+    return m;
+  }
+  std::set<int> nan_calls_;
+  bool nan_grad_;
+  int calls_ = 0;
+  at::Tensor seen;
+};
+
+struct StepRecorder : TrainerHook {
+  std::vector<StepResult> steps;
+  std::vector<TensorDict> states;  // model state after each iteration (copies)
+  void after_iter(Trainer& t, const StepResult& r) override {
+    steps.push_back(r);
+    TensorDict d;
+    for (const auto& kv : module_state_dict(t.model())) d.set(kv.first, kv.second.detach().clone());
+    states.push_back(d);
+  }
+};
+
+struct FlakyRun {
+  std::shared_ptr<FlakyDetectorImpl> model;
+  std::unique_ptr<Trainer> trainer;
+  std::shared_ptr<StepRecorder> rec = std::make_shared<StepRecorder>();
+};
+
+FlakyRun make_flaky(const std::string& dir, std::set<int> nan_calls, TrainerOptions to, bool nan_grad = false) {
+  FlakyRun r;
+  at::manual_seed(5);
+  r.model = std::make_shared<FlakyDetectorImpl>(std::move(nan_calls), nan_grad);
+  OptimizerOptions oo;
+  oo.type = "SGD";
+  oo.lr = 0.05;
+  oo.momentum = 0.9;
+  to.work_dir = dir;
+  to.log_interval = 1;
+  to.progress_bar = false;
+  to.tensorboard = to.json_scalars = false;
+  r.trainer = std::make_unique<Trainer>(r.model, build_optimizer(*r.model, oo), LrSchedule(), to);
+  r.trainer->add_hook(r.rec);
+  return r;
+}
+
+std::string run_log(const std::string& dir) {
+  std::string text;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.path().extension() == ".log") {
+      std::ifstream in(e.path());
+      text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+  return text;
+}
+
+bool same_state(const TensorDict& a, const TensorDict& b) {
+  for (const auto& kv : a)
+    if (!at::equal(kv.second, b.at(kv.first))) return false;
+  return true;
+}
+
+}  // namespace
+
+// mmengine-style: a NaN loss skips the step (nothing changes, BN statistics
+// included) with a warning naming the iteration and the loss term; training
+// goes on and the checkpoint is finite. It used to train on with NaN.
+TEST(TrainerNonFinite, NanLossSkipsTheStepWithAWarning) {
+  const auto dir = test::temp_dir("trainer_nan_skip");
+  TrainerOptions to;
+  to.max_epochs = 1;
+  FlakyRun r = make_flaky(dir, {3}, to);
+  ToySource train(24, 4);
+  r.trainer->set_train_data(&train);
+  r.trainer->train();
+  const std::string log = run_log(dir);
+  set_log_file("");
+  ASSERT_EQ(r.rec->steps.size(), 6u);
+  EXPECT_TRUE(r.rec->steps[2].skipped);
+  EXPECT_TRUE(r.rec->steps[2].nonfinite);
+  ASSERT_EQ(r.rec->steps[2].nonfinite_terms.size(), 1u);
+  EXPECT_EQ(r.rec->steps[2].nonfinite_terms[0], "loss_bbox=nan");
+  EXPECT_TRUE(same_state(r.rec->states[1], r.rec->states[2])) << "the skipped step changed the model";
+  EXPECT_FALSE(r.rec->steps[3].skipped);
+  EXPECT_FALSE(same_state(r.rec->states[2], r.rec->states[3]));
+  EXPECT_NE(log.find("non-finite loss at iteration 3 (epoch 1, batch 3): loss_bbox=nan; step skipped"),
+            std::string::npos)
+      << log;
+  const TensorDict saved = load_state_dict(dir + "/epoch_1.pth");
+  EXPECT_TRUE(nonfinite_tensors(saved).empty());
+  EXPECT_TRUE(same_state(saved, r.rec->states[5]));
+}
+
+// Non-finite for K iterations in a row: a clear error, no further checkpoint.
+TEST(TrainerNonFinite, StopsAfterTooManyConsecutiveNonFiniteLosses) {
+  std::set<int> from2;
+  for (int i = 2; i < 1000; ++i) from2.insert(i);
+  {
+    const auto dir = test::temp_dir("trainer_nan_stop_default");
+    TrainerOptions to;
+    to.max_epochs = 5;
+    to.log_file = false;
+    FlakyRun r = make_flaky(dir, from2, to);  // the default K = 10
+    ToySource train(24, 4);
+    r.trainer->set_train_data(&train);
+    std::string err;
+    try {
+      r.trainer->train();
+    } catch (const Error& e) {
+      err = e.what();
+    }
+    EXPECT_NE(err.find("the loss was non-finite for 10 iterations in a row (2..11"), std::string::npos) << err;
+    EXPECT_EQ(r.trainer->iter(), 11);
+    EXPECT_TRUE(fs::exists(dir + "/epoch_1.pth"));  // epoch 1 ended after finite weights only
+    EXPECT_FALSE(fs::exists(dir + "/epoch_2.pth"));
+  }
+  {
+    const auto dir = test::temp_dir("trainer_nan_stop_k3");
+    TrainerOptions to;
+    to.max_epochs = 5;
+    to.log_file = false;
+    to.max_consecutive_nonfinite = 3;
+    FlakyRun r = make_flaky(dir, from2, to);
+    ToySource train(24, 4);
+    r.trainer->set_train_data(&train);
+    EXPECT_THROW(r.trainer->train(), Error);
+    EXPECT_EQ(r.trainer->iter(), 4);
+  }
+}
+
+// A finite loss with NaN gradients: with clipping, the NaN gradient norm
+// skips the step (stepping would write NaN into every weight).
+TEST(TrainerNonFinite, NonFiniteGradientNormSkipsTheStep) {
+  const auto dir = test::temp_dir("trainer_nan_grad");
+  TrainerOptions to;
+  to.max_epochs = 1;
+  to.log_file = false;
+  to.clip_max_norm = 10.0;
+  FlakyRun r = make_flaky(dir, {2}, to, /*nan_grad=*/true);
+  ToySource train(12, 4);
+  r.trainer->set_train_data(&train);
+  r.trainer->train();
+  ASSERT_EQ(r.rec->steps.size(), 3u);
+  EXPECT_TRUE(r.rec->steps[1].nonfinite);
+  EXPECT_EQ(r.rec->steps[1].nonfinite_terms, std::vector<std::string>{"grad_norm=nan"});
+  EXPECT_TRUE(same_state(r.rec->states[0], r.rec->states[1]));
+  EXPECT_TRUE(nonfinite_tensors(load_state_dict(dir + "/epoch_1.pth")).empty());
+}
+
+// Whatever made the weights non-finite, they are never written: a NaN
+// checkpoint would become last_checkpoint and poison --resume.
+TEST(TrainerNonFinite, NeverSavesANonFiniteCheckpoint) {
+  const auto dir = test::temp_dir("trainer_nan_save");
+  TrainerOptions to;
+  to.max_epochs = 1;
+  to.log_file = false;
+  FlakyRun r = make_flaky(dir, {}, to);
+  ToySource train(8, 4);
+  r.trainer->set_train_data(&train);
+  r.trainer->train();
+  {
+    at::NoGradGuard ng;
+    r.model->cls_head->weight[0][0] = std::numeric_limits<float>::infinity();
+  }
+  std::string err;
+  try {
+    r.trainer->save_checkpoint(dir + "/epoch_9.pth");
+  } catch (const Error& e) {
+    err = e.what();
+  }
+  EXPECT_NE(err.find("refusing to save " + dir + "/epoch_9.pth: 1 of "), std::string::npos) << err;
+  EXPECT_NE(err.find("cls_head.weight"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(dir + "/epoch_9.pth"));
+  EXPECT_EQ(fs::path(read_last_checkpoint(dir)).filename(), "epoch_1.pth");
+}
+
+// A writer killed mid-checkpoint leaves epoch_N.pth.tmp.<pid>: the next run removes it.
+TEST(Trainer, RemovesStaleCheckpointTemporariesAtStart) {
+  const auto dir = test::temp_dir("trainer_stale_tmp");
+  pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ::waitpid(child, nullptr, 0);  // a pid that is gone
+  const std::string stale = dir + "/epoch_3.pth.tmp." + std::to_string(child);
+  const std::string stale_last = dir + "/last_checkpoint.tmp." + std::to_string(child);
+  std::ofstream(stale) << std::string(1000, 'x');
+  std::ofstream(stale_last) << "half";
+  TrainerOptions to;
+  to.max_epochs = 1;
+  to.log_file = false;
+  FlakyRun r = make_flaky(dir, {}, to);
+  ToySource train(8, 4);
+  r.trainer->set_train_data(&train);
+  r.trainer->train();
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_FALSE(fs::exists(stale_last));
+  EXPECT_TRUE(fs::exists(dir + "/epoch_1.pth"));
+}
+
+// Resuming from a checkpoint of another model names the file.
+TEST(Trainer, ResumeFromAnotherModelNamesTheFile) {
+  const auto dir = test::temp_dir("trainer_wrong_named");
+  TrainerOptions to;
+  to.max_epochs = 1;
+  to.tensorboard = to.json_scalars = to.log_file = false;
+  TrainRun r = make_run(dir, "SGD", 0.0, 3, to);
+  ToySource train(8, 4);
+  r.trainer->set_train_data(&train);
+  r.trainer->train();
+  TinyDetector other(0.0, /*extra_params=*/5);
+  OptimizerOptions oo;
+  auto built = build_optimizer(*other, oo);
+  std::string err;
+  try {
+    load_training_checkpoint(dir + "/epoch_1.pth", *other, built);
+  } catch (const Error& e) {
+    err = e.what();
+  }
+  EXPECT_EQ(err.rfind(dir + "/epoch_1.pth: ", 0), 0u) << err;
+  EXPECT_NE(err.find("missing 1 key: ballast"), std::string::npos) << err;
 }
 
 }  // namespace instseg

@@ -3,6 +3,7 @@
 #include "instseg/checkpoint/pth_reader.h"
 #include "instseg/checkpoint/pth_writer.h"
 #include "instseg/checkpoint/state_dict.h"
+#include "instseg/core/atomic_file.h"
 #include "instseg/core/check.h"
 
 #include <ATen/ATen.h>
@@ -14,9 +15,6 @@
 #include <ATen/cuda/CUDAGeneratorImpl.h>
 #include <c10/cuda/CUDAFunctions.h>
 #endif
-
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -62,26 +60,6 @@ const PyValue& need(const PyValue& d, const std::string& key, const std::string&
 at::Tensor opt_tensor(const PyValue* v, const at::Tensor& like) {
   if (!v || v->is_none()) return at::Tensor();
   return v->as_tensor().to(like.device(), like.scalar_type()).clone();
-}
-
-void fsync_write(const std::string& path, const std::string& data) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) fail(tmp, ": cannot create: ", std::strerror(errno));
-  bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
-  ok = ::fsync(fd) == 0 && ok;
-  ::close(fd);
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    fail(path, ": cannot write: ", std::strerror(errno));
-  }
-  // Make the rename itself durable.
-  int dfd = ::open(fs::path(path).parent_path().empty() ? "." : fs::path(path).parent_path().c_str(),
-                   O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
 }
 
 }  // namespace
@@ -257,9 +235,9 @@ TrainingState load_training_checkpoint(const std::string& path, torch::nn::Modul
   if (const PyValue* sd = meta.get("seed")) st.seed = sd->as_int();
   if (const PyValue* w = meta.get("world_size")) st.world_size = w->as_int();
 
-  TensorDict weights = tensor_entries(find_weights(root), true);
-  LoadReport rep = load_state_dict_into(model, weights, strict);
-  if (!rep.ok()) fail(path, ": ", rep.summary());
+  WeightsFileOptions wo;
+  wo.strict = strict;
+  load_weights_checked(model, tensor_entries(find_weights(root), true), path, wo);
   load_optimizer_state(opt, need(root, "optimizer", path));
   if (scaler && scaler->enabled()) {
     if (const PyValue* sc = root.get("grad_scaler"))
@@ -283,8 +261,8 @@ TrainingState load_training_checkpoint(const std::string& path, torch::nn::Modul
 }
 
 void write_last_checkpoint(const std::string& work_dir, const std::string& checkpoint_path) {
-  fsync_write((fs::path(work_dir) / "last_checkpoint").string(),
-              fs::absolute(checkpoint_path).lexically_normal().string());
+  write_file_atomically((fs::path(work_dir) / "last_checkpoint").string(),
+                        fs::absolute(checkpoint_path).lexically_normal().string());
 }
 
 std::string read_last_checkpoint(const std::string& work_dir) {

@@ -1,11 +1,14 @@
 #include "instseg/engine/trainer.h"
 
+#include "instseg/checkpoint/state_dict.h"
+#include "instseg/core/atomic_file.h"
 #include "instseg/core/log.h"
 #include "instseg/core/progress.h"
 #include "instseg/engine/distributed.h"
 #include "instseg/engine/grad_clip.h"
 #include "instseg/engine/metrics_log.h"
 #include "instseg/engine/tfevents.h"
+#include "instseg/engine/work_dir_lock.h"
 
 #include <ATen/ATen.h>
 
@@ -80,6 +83,8 @@ Trainer::Trainer(std::shared_ptr<DetectorImpl> model, BuiltOptimizer optimizer,
     fail("trainer: fp16 autocast needs CUDA (use bf16 on CPU)");
   for (const auto& g : optimizer_.optimizer->param_groups())
     for (const auto& p : g.params()) params_.push_back(p);
+  for (const auto& b : model_->buffers())
+    if (b.defined()) buffers_.push_back(b);
   state_.seed = options_.seed;
   state_.world_size = dist::world_size();
 }
@@ -93,6 +98,13 @@ void Trainer::setup_outputs() {
   outputs_ready_ = true;
   if (!dist::is_main()) return;
   fs::create_directories(options_.work_dir);
+  if (options_.lock_work_dir) lock_ = WorkDirLock::acquire(options_.work_dir);
+  // Checkpoint temporaries of a writer that was killed mid-write. With the
+  // lock held no other writer can be active here, so every one that is not
+  // ours is stale.
+  for (const auto& f : remove_stale_temp_files(options_.work_dir, /*owner=*/lock_ != nullptr,
+                                               {".pth", "last_checkpoint"}))
+    log_warning("trainer: removed ", f, ", a temporary file left by a checkpoint write that was interrupted");
   const std::string ts = timestamp_dir();
   const fs::path run = fs::path(options_.work_dir) / ts;
   fs::create_directories(run / "vis_data");
@@ -110,6 +122,26 @@ StepResult Trainer::run_step(const Batch& batch) {
   for (auto& p : params_) p.mutable_grad() = at::Tensor();  // zero_grad(set_to_none=True)
 
   model_->train();
+  // BN running statistics change in forward_train: keep a copy so that a
+  // skipped step leaves the model exactly as it was.
+  if (saved_buffers_.size() != buffers_.size()) saved_buffers_.assign(buffers_.size(), at::Tensor());
+  for (size_t i = 0; i < buffers_.size(); ++i) {
+    at::Tensor& s = saved_buffers_[i];
+    if (!s.defined() || s.device() != buffers_[i].device() || s.sizes() != buffers_[i].sizes() ||
+        s.scalar_type() != buffers_[i].scalar_type())
+      s = buffers_[i].detach().clone();
+    else
+      s.copy_(buffers_[i].detach());
+  }
+  auto skip_nonfinite = [&](std::vector<std::string> terms) {
+    r.skipped = true;
+    r.nonfinite = true;
+    r.nonfinite_terms = std::move(terms);
+    at::NoGradGuard ng;
+    for (size_t i = 0; i < buffers_.size(); ++i) buffers_[i].copy_(saved_buffers_[i]);
+    for (auto& p : params_) p.mutable_grad() = at::Tensor();
+  };
+
   LossMap losses;
   {
     AutocastGuard ac(options_.device.type(), options_.amp);
@@ -124,19 +156,10 @@ StepResult Trainer::run_step(const Batch& batch) {
     if (kv.first.find("loss") != std::string::npos) total = total.defined() ? total + v : v;
   }
   INSTSEG_CHECK(total.defined(), "trainer: forward_train returned no entry named '*loss*'");
-  scaler_.scale(total).backward();
-  if (dist::world_size() > 1) dist::average_gradients(params_);
-  const bool found_inf = scaler_.unscale(params_);
-  if (options_.clip_max_norm && !found_inf) r.grad_norm = clip_grad_norm(params_, *options_.clip_max_norm);
-  if (!found_inf) {
-    opt.step();
-  } else {
-    r.skipped = true;
-    log_warning("trainer: non-finite gradients at iteration ", state_.iter + 1,
-                ", skipping the step (loss scale ", scaler_.get_scale(), ")");
-  }
-  scaler_.update(found_inf);
 
+  // The logged values, averaged over ranks before backward: a NaN on any rank
+  // reaches every rank, so all of them skip the step together (a rank that
+  // skipped alone would leave the others waiting in the gradient all-reduce).
   std::vector<double> vals;
   vals.push_back(total.detach().item<double>());
   for (auto& kv : parts) vals.push_back(kv.second.detach().item<double>());
@@ -144,7 +167,55 @@ StepResult Trainer::run_step(const Batch& batch) {
   r.loss = vals[0];
   r.values.emplace_back("loss", vals[0]);
   for (size_t k = 0; k < parts.size(); ++k) r.values.emplace_back(parts[k].first, vals[k + 1]);
+  if (!std::isfinite(vals[0])) {
+    std::vector<std::string> terms;
+    for (size_t k = 0; k < parts.size(); ++k)
+      if (!std::isfinite(vals[k + 1])) terms.push_back(str_cat(parts[k].first, "=", vals[k + 1]));
+    if (terms.empty()) terms.push_back(str_cat("loss=", vals[0], " (the sum overflows)"));
+    skip_nonfinite(std::move(terms));
+    return r;
+  }
+
+  scaler_.scale(total).backward();
+  if (dist::world_size() > 1) dist::average_gradients(params_);
+  const bool found_inf = scaler_.unscale(params_);
+  if (options_.clip_max_norm && !found_inf) {
+    r.grad_norm = clip_grad_norm(params_, *options_.clip_max_norm);
+    if (!std::isfinite(r.grad_norm)) {
+      // Without a loss scaler nothing else catches this; stepping would write NaN into every weight.
+      skip_nonfinite({str_cat("grad_norm=", r.grad_norm)});
+      return r;
+    }
+  }
+  if (!found_inf) {
+    opt.step();
+  } else {
+    r.skipped = true;
+    log_warning("trainer: the fp16 loss scaler found non-finite gradients at iteration ", state_.iter + 1,
+                ": step skipped, loss scale ", scaler_.get_scale(), " -> ", scaler_.get_scale() * 0.5);
+  }
+  scaler_.update(found_inf);
   return r;
+}
+
+void Trainer::check_nonfinite_streak(const StepResult& r) {
+  if (!r.nonfinite) {
+    nonfinite_streak_ = 0;
+    return;
+  }
+  ++nonfinite_streak_;
+  std::string terms;
+  for (const auto& t : r.nonfinite_terms) terms += (terms.empty() ? "" : ", ") + t;
+  const int64_t k = options_.max_consecutive_nonfinite;
+  log_warning("trainer: non-finite loss at iteration ", state_.iter, " (epoch ", state_.epoch + 1, ", batch ",
+              state_.batch_in_epoch, "): ", terms, "; step skipped (", nonfinite_streak_,
+              k > 0 ? str_cat(" of at most ", k) : std::string(), " in a row)");
+  if (k > 0 && nonfinite_streak_ >= k)
+    fail("trainer: the loss was non-finite for ", nonfinite_streak_, " iterations in a row (",
+         state_.iter - nonfinite_streak_ + 1, "..", state_.iter, "; last: ", terms,
+         "). Training stopped; no checkpoint was written after the last finite step. Lower the learning rate "
+         "(optimizer.lr), enable clip_grad, check the data and data_preprocessor.std, or raise "
+         "train_cfg.max_consecutive_nonfinite.");
 }
 
 bool Trainer::should_stop() const {
@@ -238,6 +309,7 @@ void Trainer::train() {
       StepResult r = run_step(db);
       ++state_.iter;
       ++state_.batch_in_epoch;
+      check_nonfinite_streak(r);
       const double t_iter = now_s() - t0;
       time_sum_ += t_iter;
       ++iters_timed_;
@@ -345,6 +417,25 @@ void Trainer::load_checkpoint(const std::string& path) {
 
 void Trainer::save_checkpoint(const std::string& path) {
   if (!dist::is_main()) return;
+  {
+    // Never write weights that cannot be used: a non-finite checkpoint would
+    // become last_checkpoint and poison --resume.
+    std::vector<std::string> bad;
+    size_t n = 0;
+    for (const auto& kv : module_state_dict(*model_)) {
+      ++n;
+      const at::Tensor& t = kv.second;
+      if (t.is_floating_point() && !at::isfinite(t.detach()).all().item<bool>()) bad.push_back(kv.first);
+    }
+    if (!bad.empty()) {
+      std::string names;
+      for (size_t i = 0; i < bad.size() && i < 5; ++i) names += (i ? ", " : "") + bad[i];
+      const std::string last = read_last_checkpoint(options_.work_dir);
+      fail("trainer: refusing to save ", path, ": ", bad.size(), " of ", n, " model tensors contain non-finite values (",
+           names, bad.size() > 5 ? ", ..." : "", "); the last checkpoint ",
+           last.empty() ? std::string("(none)") : last, " is kept");
+    }
+  }
   fs::create_directories(fs::path(path).parent_path().empty() ? "." : fs::path(path).parent_path());
   std::vector<std::pair<std::string, PyValue>> extra_meta;
   if (!options_.dataset_classes.empty()) {

@@ -39,6 +39,7 @@ namespace instseg {
 
 class TfEventsWriter;
 class JsonLinesWriter;
+class WorkDirLock;
 
 struct TrainerOptions {
   std::string work_dir = "work_dirs/run";
@@ -60,6 +61,12 @@ struct TrainerOptions {
   bool json_scalars = true;         // vis_data/scalars.json
   bool log_file = true;             // <timestamp>/<timestamp>.log
   bool progress_bar = true;         // during evaluation (rank 0)
+  // A step whose loss (or, with clipping, gradient norm) is NaN/inf is skipped
+  // with a warning naming the iteration and the non-finite loss terms; after
+  // this many CONSECUTIVE skipped steps training stops with an error (<= 0:
+  // never stop). Config: train_cfg.max_consecutive_nonfinite (instseg's own key).
+  int64_t max_consecutive_nonfinite = 10;
+  bool lock_work_dir = true;        // WorkDirLock on work_dir (rank 0), see work_dir_lock.h
   // mmdet's checkpoint meta.dataset_meta (the training set's metainfo):
   // written when classes is not empty; palette (RGB) only when known.
   std::vector<std::string> dataset_classes;
@@ -72,7 +79,12 @@ struct StepResult {
   double loss = 0;
   double grad_norm = -1; // when clipping is on (mmengine logs it only then)
   double lr = 0;         // first param group's lr used for the step
-  bool skipped = false;  // fp16 overflow: optimizer step skipped
+  bool skipped = false;  // optimizer step skipped (fp16 overflow or a non-finite loss / grad norm)
+  // The loss or the gradient norm was NaN/inf: nothing was updated (weights,
+  // optimizer, BN statistics); `nonfinite_terms` names the culprits
+  // ("loss_mask=nan", "grad_norm=inf").
+  bool nonfinite = false;
+  std::vector<std::string> nonfinite_terms;
 };
 
 class Trainer;
@@ -130,6 +142,7 @@ class Trainer {
   void log_train(const StepResult& r, double iter_time, double data_time);
   bool should_stop() const;
   std::string checkpoint_name(bool by_epoch) const;
+  void check_nonfinite_streak(const StepResult& r);
 
   std::shared_ptr<DetectorImpl> model_;
   BuiltOptimizer optimizer_;
@@ -142,6 +155,9 @@ class Trainer {
   Evaluator* evaluator_ = nullptr;
   std::vector<std::shared_ptr<TrainerHook>> hooks_;
   std::vector<at::Tensor> params_;
+  std::vector<at::Tensor> buffers_, saved_buffers_;  // restored when a step is skipped
+  int64_t nonfinite_streak_ = 0;
+  std::shared_ptr<WorkDirLock> lock_;
   MetricHistory history_;
   Metrics last_metrics_;
   std::unique_ptr<TfEventsWriter> tb_;
