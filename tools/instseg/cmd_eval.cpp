@@ -7,6 +7,7 @@
 #include "commands.h"
 
 #include "instseg/core/log.h"
+#include "instseg/core/output_path.h"
 #include "instseg/io/coco_eval_io.h"
 
 #include <nlohmann/json.hpp>
@@ -48,6 +49,7 @@ void add_eval_command(CLI::App& app) {
     if (!args->max_dets.empty() && args->max_dets.size() < 3)
       fail("eval: --max-dets needs at least 3 values (summarize reports maxDets[0], [1] and [2]), got ",
            args->max_dets.size());
+    check_output_file(args->json_out, "--json-out");
     const CocoFile gt = load_coco_json(args->ann);
     const std::vector<CocoResult> results = load_results_json(args->results);
     log_info("loaded ", gt.images.size(), " images, ", gt.annotations.size(), " annotations and ",

@@ -97,9 +97,10 @@ void run_forward(const ForwardArgs& a) {
   apply_overrides(cfg, a.cfg_options);
   ModelSpec spec = model_spec_from(cfg);
   auto model = build_model(spec);
-  TensorDict weights = load_state_dict(a.checkpoint);
-  load_state_dict_into(*model, weights, /*strict=*/true);
-  log_info("forward: ", model_kind_name(spec.kind), " from ", a.config, ", ", weights.size(), " tensors from ",
+  WeightsFileOptions wo;
+  wo.config = a.config;
+  const LoadReport rep = load_weights_file(*model, a.checkpoint, wo);
+  log_info("forward: ", model_kind_name(spec.kind), " from ", a.config, ", ", rep.loaded, " tensors from ",
            a.checkpoint);
 
   TensorDict in = read_tensor_dict(a.input);

@@ -5,16 +5,27 @@
 // through the config's test pipeline (keep-ratio Resize to the test scale) and
 // the model's normalisation and padding, one image per batch. Writes
 // <out-dir>/<stem>.png overlays, <out-dir>/results.json (COCO results, image_id
-// = the image's index in the input order) and <out-dir>/images.json (the
-// index -> file table, as a COCO "images" list).
+// = the image's index in the input order, or its id in --ann GT.json) and
+// <out-dir>/images.json (the id -> file table, as a COCO "images" list).
+//
+// Both JSON files are complete after every image (io/json_array_file.h): a
+// run that is killed keeps the images it finished. An image that cannot be
+// read or transformed is skipped with a warning and listed in images.json
+// with its "error" (--skip-bad-images, the default when an input is a
+// directory); otherwise it stops the run. The out-dir is locked for the run
+// (engine/work_dir_lock.h): a second predict into it refuses to start.
 #include "commands.h"
 #include "infer_util.h"
 
 #include "instseg/config/build_data.h"
 #include "instseg/core/log.h"
+#include "instseg/core/output_path.h"
 #include "instseg/core/progress.h"
+#include "instseg/engine/work_dir_lock.h"
 #include "instseg/io/coco_json.h"
 #include "instseg/io/image.h"
+#include "instseg/io/image_ids.h"
+#include "instseg/io/json_array_file.h"
 #include "instseg/io/results_json.h"
 #include "instseg/io/visualize.h"
 
@@ -35,10 +46,11 @@ namespace fs = std::filesystem;
 namespace {
 
 struct PredictArgs {
-  std::string config, checkpoint, out_dir = "outputs", device = "auto";
+  std::string config, checkpoint, out_dir = "outputs", device = "auto", ann;
   std::vector<std::string> inputs, cfg_options;
   double score_thr = 0.3;  // mmdet's demo default
   bool no_overlays = false;
+  bool skip_bad = false, no_skip_bad = false;  // neither: skip when an input is a directory
 };
 
 bool is_image_file(const fs::path& p) {
@@ -123,6 +135,17 @@ void classes_of(const InferenceModel& m, const std::vector<std::string>& cfg_cla
 
 void run_predict(const PredictArgs& a) {
   const std::vector<std::string> files = expand_inputs(a.inputs);
+  bool skip_bad = a.skip_bad;
+  if (!a.skip_bad && !a.no_skip_bad) {
+    std::error_code ec;
+    for (const auto& in : a.inputs) skip_bad = skip_bad || fs::is_directory(in, ec);
+  }
+  std::vector<int64_t> ids(files.size());
+  for (size_t i = 0; i < files.size(); ++i) ids[i] = static_cast<int64_t>(i);
+  if (!a.ann.empty()) ids = image_ids_for_files(load_coco_json(a.ann), files);
+  // Before the model runs: the directory must be writable and not in use by another predict.
+  check_output_dir(a.out_dir, "--out-dir");
+  const std::shared_ptr<WorkDirLock> lock = WorkDirLock::acquire(a.out_dir, "--out-dir");
   InferenceModel m = load_inference_model(a.config, a.checkpoint, a.cfg_options, a.device);
 
   // The test pipeline: test_dataloader.dataset.pipeline, else test_pipeline, else Resize(1333, 800).
@@ -139,6 +162,7 @@ void run_predict(const PredictArgs& a) {
   } else if (m.cfg.contains("test_pipeline") && !m.cfg["test_pipeline"].is_null()) {
     transforms = pipeline_spec_from(m.cfg["test_pipeline"], "test_pipeline").transforms;
   }
+  if (!a.ann.empty()) ann_file = a.ann;  // its category ids too
   const Pipeline pipeline(transforms);
 
   VisualizeOptions vo;
@@ -147,25 +171,44 @@ void run_predict(const PredictArgs& a) {
   std::vector<int64_t> label_to_cat;
   classes_of(m, cfg_classes, ann_file, &vo.class_names, &label_to_cat);
 
-  fs::create_directories(a.out_dir);
-  std::vector<CocoResult> results;
-  nlohmann::ordered_json images = nlohmann::ordered_json::array();
+  // Streamed: each image's results are on disk (valid JSON) once it is done,
+  // and memory does not grow with the number of images.
+  JsonArrayFile results_file((fs::path(a.out_dir) / "results.json").string());
+  JsonArrayFile images_file((fs::path(a.out_dir) / "images.json").string());
   std::set<std::string> used_names;
+  size_t n_instances = 0;
+  std::vector<std::string> skipped;
   ProgressBar bar(static_cast<int64_t>(files.size()), "predict");
   for (size_t idx = 0; idx < files.size(); ++idx) {
     const std::string& file = files[idx];
+    nlohmann::ordered_json entry = {{"id", ids[idx]}, {"file_name", file}};
     Sample s;
-    s.image = read_image_rgb(file);
-    s.meta.image_id = static_cast<int64_t>(idx);
-    s.meta.file = file;
-    s.meta.ori_h = s.meta.img_h = s.image.rows;
-    s.meta.ori_w = s.meta.img_w = s.image.cols;
-    const cv::Mat original = s.image;  // resize makes a new matrix
-    Rng rng(0);  // test pipelines are deterministic; a fixed seed keeps random ones reproducible
-    if (!pipeline(s, rng)) fail(file, ": the test pipeline dropped the image (RandomCrop in test_pipeline?)");
+    cv::Mat original;
+    try {
+      s.image = read_image_rgb(file);
+      s.meta.image_id = ids[idx];
+      s.meta.file = file;
+      s.meta.ori_h = s.meta.img_h = s.image.rows;
+      s.meta.ori_w = s.meta.img_w = s.image.cols;
+      original = s.image;  // resize makes a new matrix
+      Rng rng(0);  // test pipelines are deterministic; a fixed seed keeps random ones reproducible
+      if (!pipeline(s, rng)) fail(file, ": the test pipeline dropped the image (RandomCrop in test_pipeline?)");
+    } catch (const Error& e) {
+      if (!skip_bad) throw;
+      log_warning("predict: skipping ", file, ": ", e.what());
+      skipped.push_back(file);
+      entry["error"] = e.what();
+      images_file.append(entry.dump());
+      images_file.commit();
+      bar.update();
+      continue;
+    }
 
     Instances det = filter_by_score(predict_samples(m, {s}).front(), a.score_thr);
+    std::vector<CocoResult> results;
     append_results(det, label_to_cat, /*bbox_from_mask=*/false, &results);
+    for (const CocoResult& r : results) results_file.append(result_json(r));
+    n_instances += results.size();
 
     // <stem>.png, or <stem>_<index>.png when two inputs share a stem.
     std::string name = file_stem(file);
@@ -174,26 +217,25 @@ void run_predict(const PredictArgs& a) {
       used_names.insert(name);
     }
     if (!a.no_overlays) save_png_rgb((fs::path(a.out_dir) / (name + ".png")).string(), draw_instances(original, det, vo));
-    images.push_back({{"id", static_cast<int64_t>(idx)},
-                      {"file_name", file},
-                      {"height", original.rows},
-                      {"width", original.cols},
-                      {"overlay", a.no_overlays ? std::string() : name + ".png"},
-                      {"num_instances", det.size()}});
+    entry["height"] = original.rows;
+    entry["width"] = original.cols;
+    entry["overlay"] = a.no_overlays ? std::string() : name + ".png";
+    entry["num_instances"] = det.size();
+    images_file.append(entry.dump());
+    results_file.commit();
+    images_file.commit();
     log_info("predict: ", file, ": ", det.size(), " instances with score >= ", a.score_thr);
     bar.update();
   }
   bar.finish();
 
-  const std::string res_path = (fs::path(a.out_dir) / "results.json").string();
-  save_results_json(res_path, results);
-  const std::string img_path = (fs::path(a.out_dir) / "images.json").string();
-  std::ofstream os(img_path);
-  if (!os) fail(img_path, ": cannot open for writing");
-  os << images.dump(1) << "\n";
-  if (!os) fail(img_path, ": write failed");
-  std::cout << "predict: " << files.size() << " images, " << results.size() << " instances; wrote " << res_path
-            << ", " << img_path << (a.no_overlays ? "" : " and the overlays") << " in " << a.out_dir << "\n"
+  if (!skipped.empty())
+    log_warning("predict: ", skipped.size(), " of ", files.size(), " images could not be read and were skipped (",
+                skipped.front(), skipped.size() > 1 ? ", ..." : "", "); images.json lists them with the error");
+  std::cout << "predict: " << files.size() - skipped.size() << " images, " << n_instances << " instances"
+            << (skipped.empty() ? std::string() : ", " + std::to_string(skipped.size()) + " skipped") << "; wrote "
+            << results_file.path() << ", " << images_file.path() << (a.no_overlays ? "" : " and the overlays")
+            << " in " << a.out_dir << "\n"
             << std::flush;
 }
 
@@ -216,6 +258,13 @@ void add_predict_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_flag("--no-overlays", a->no_overlays, "write results.json only");
+  cmd->add_option("--ann", a->ann,
+                  "COCO annotation file the inputs belong to: results use its image ids (matched by file_name) "
+                  "and category ids, so that `instseg eval --ann` can score them")
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("--skip-bad-images", a->skip_bad,
+                "skip unreadable images with a warning (default when an input is a directory)");
+  cmd->add_flag("--no-skip-bad-images", a->no_skip_bad, "stop at the first unreadable image");
   cmd->add_option("--cfg-options", a->cfg_options, "override config keys: model.test_cfg.score_thr=0.05 ...")
       ->expected(0, -1);
   cmd->footer("Example:\n  instseg predict configs/solov2_r50_fpn_1x_coco.yaml solov2.pth demo/ 'more/*.jpg' "

@@ -9,6 +9,7 @@
 
 #include "instseg/config/build_data.h"
 #include "instseg/core/log.h"
+#include "instseg/core/output_path.h"
 #include "instseg/core/progress.h"
 #include "instseg/io/coco_eval_io.h"
 #include "instseg/io/image.h"
@@ -49,11 +50,14 @@ void write_prefixed_results(const std::string& prefix, const std::vector<CocoRes
 }
 
 void run_test(const TestArgs& a) {
+  check_output_file(a.out, "--out");  // before the model runs, not after the whole dataset
+  check_output_dir(a.show_dir, "--show-dir");
   InferenceModel m = load_inference_model(a.config, a.checkpoint, a.cfg_options, a.device);
 
   DataloaderSpec dl = dataloader_spec_from(m.cfg, "test_dataloader");
   if (a.batch_size > 0) dl.batch_size = a.batch_size;
   EvaluatorSpec ev = evaluator_spec_from(m.cfg, "test_evaluator");
+  if (!ev.outfile_prefix.empty()) check_output_file(ev.outfile_prefix + ".bbox.json", "test_evaluator.outfile_prefix");
   CocoDatasetOptions dopt = dl.dataset.coco;
   dopt.test_mode = true;  // every image, in file order
   dopt.with_gt = false;   // GT comes from the evaluator's ann_file

@@ -21,6 +21,7 @@
 #include "instseg/engine/distributed.h"
 #include "instseg/engine/train_checkpoint.h"
 #include "instseg/engine/trainer.h"
+#include "instseg/engine/work_dir_lock.h"
 #include "instseg/io/engine_adapters.h"
 
 #include <ATen/ATen.h>
@@ -134,6 +135,10 @@ void run_train(const TrainArgs& a, bool resume_given) {
   } else {
     log_info("train: no validation (val_interval 0 or no val_dataloader)");
   }
+  // One run per work_dir: taken before the config is written there (the
+  // Trainer holds the same lock for the whole run).
+  std::shared_ptr<WorkDirLock> lock;
+  if (dist::is_main()) lock = WorkDirLock::acquire(work_dir);
   if (dist::is_main()) {
     fs::create_directories(work_dir);
     const std::string dumped = (fs::path(work_dir) / (file_stem(a.config) + ".yaml")).string();
@@ -170,9 +175,10 @@ void run_train(const TrainArgs& a, bool resume_given) {
   std::shared_ptr<DetectorImpl> model = build_model(spec);
   log_info("train: ", model_kind_name(spec.kind), " with ", count_parameters(*model), " parameters");
   if (load_from && !load_from->empty() && !resume) {
-    PthFile file = read_pth(*load_from);
-    TensorDict weights = tensor_entries(find_weights(file.root), /*strip_module=*/true);
-    const LoadReport rep = load_state_dict_into(*model, weights, /*strict=*/false);
+    WeightsFileOptions wo;
+    wo.strict = false;  // mmengine's load_from: partial loads are allowed (reported below)
+    wo.config = a.config;
+    const LoadReport rep = load_weights_file(*model, *load_from, wo);
     log_info("train: load_from ", *load_from, ": ", rep.loaded, " tensors loaded");
     if (!rep.ok()) log_warning("train: load_from ", *load_from, ": ", rep.summary());
   }

@@ -42,9 +42,10 @@ InferenceModel load_inference_model(const std::string& config, const std::string
   m.collate.with_mask = false;
   m.model = build_model(m.spec);
 
-  PthFile file = read_pth(checkpoint);
-  TensorDict weights = tensor_entries(find_weights(file.root), /*strip_module=*/true);
-  load_state_dict_into(*m.model, weights, /*strict=*/true);
+  PthFile file;
+  WeightsFileOptions wo;
+  wo.config = config;
+  const LoadReport rep = load_weights_file(*m.model, checkpoint, wo, &file);
   // mmdet stores the class names in meta.dataset_meta.classes.
   if (file.root.is_dict()) {
     const PyValue* meta = file.root.get("meta");
@@ -59,7 +60,7 @@ InferenceModel load_inference_model(const std::string& config, const std::string
   m.device = parse_device(device);
   m.model->to(m.device);
   m.model->eval();
-  log_info(model_kind_name(m.spec.kind), " from ", config, ": ", weights.size(), " tensors loaded from ", checkpoint,
+  log_info(model_kind_name(m.spec.kind), " from ", config, ": ", rep.loaded, " tensors loaded from ", checkpoint,
            ", running on ", m.device.str());
   return m;
 }

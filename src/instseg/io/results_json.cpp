@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <sstream>
 
 namespace instseg {
 namespace {
@@ -280,50 +281,64 @@ std::vector<CocoResult> load_results_json(const std::string& path) {
   return out;
 }
 
+namespace {
+
+void write_result(std::ostream& os, const CocoResult& r) {
+  os << "{\"image_id\": " << r.image_id << ", \"category_id\": " << r.category_id;
+  if (r.has_bbox) {
+    os << ", \"bbox\": [";
+    for (int j = 0; j < 4; ++j) {
+      if (j) os << ", ";
+      write_number(os, r.bbox[j]);
+    }
+    os << "]";
+  }
+  os << ", \"score\": ";
+  write_number(os, r.score);
+  const CocoSegmentation& s = r.segmentation;
+  switch (s.kind) {
+    case CocoSegmentation::Kind::none:
+      break;
+    case CocoSegmentation::Kind::rle_compressed:
+      os << ", \"segmentation\": {\"size\": [" << s.h << ", " << s.w << "], \"counts\": " << json(s.counts).dump()
+         << "}";
+      break;
+    case CocoSegmentation::Kind::rle_uncompressed:
+      os << ", \"segmentation\": {\"size\": [" << s.h << ", " << s.w << "], \"counts\": [";
+      for (size_t j = 0; j < s.ucounts.size(); ++j) os << (j ? ", " : "") << s.ucounts[j];
+      os << "]}";
+      break;
+    case CocoSegmentation::Kind::polygons:
+      os << ", \"segmentation\": [";
+      for (size_t p = 0; p < s.polygons.size(); ++p) {
+        os << (p ? ", [" : "[");
+        for (size_t j = 0; j < s.polygons[p].size(); ++j) {
+          if (j) os << ", ";
+          write_number(os, s.polygons[p][j]);
+        }
+        os << "]";
+      }
+      os << "]";
+      break;
+  }
+  os << "}";
+}
+
+}  // namespace
+
+std::string result_json(const CocoResult& r) {
+  std::ostringstream os;
+  write_result(os, r);
+  return os.str();
+}
+
 void save_results_json(const std::string& path, const std::vector<CocoResult>& results) {
   std::ofstream os(path, std::ios::binary);
   if (!os) fail(path, ": cannot open for writing");
   os << "[";
   for (size_t i = 0; i < results.size(); ++i) {
-    const CocoResult& r = results[i];
-    os << (i ? ",\n" : "\n") << "{\"image_id\": " << r.image_id << ", \"category_id\": " << r.category_id;
-    if (r.has_bbox) {
-      os << ", \"bbox\": [";
-      for (int j = 0; j < 4; ++j) {
-        if (j) os << ", ";
-        write_number(os, r.bbox[j]);
-      }
-      os << "]";
-    }
-    os << ", \"score\": ";
-    write_number(os, r.score);
-    const CocoSegmentation& s = r.segmentation;
-    switch (s.kind) {
-      case CocoSegmentation::Kind::none:
-        break;
-      case CocoSegmentation::Kind::rle_compressed:
-        os << ", \"segmentation\": {\"size\": [" << s.h << ", " << s.w << "], \"counts\": " << json(s.counts).dump()
-           << "}";
-        break;
-      case CocoSegmentation::Kind::rle_uncompressed:
-        os << ", \"segmentation\": {\"size\": [" << s.h << ", " << s.w << "], \"counts\": [";
-        for (size_t j = 0; j < s.ucounts.size(); ++j) os << (j ? ", " : "") << s.ucounts[j];
-        os << "]}";
-        break;
-      case CocoSegmentation::Kind::polygons:
-        os << ", \"segmentation\": [";
-        for (size_t p = 0; p < s.polygons.size(); ++p) {
-          os << (p ? ", [" : "[");
-          for (size_t j = 0; j < s.polygons[p].size(); ++j) {
-            if (j) os << ", ";
-            write_number(os, s.polygons[p][j]);
-          }
-          os << "]";
-        }
-        os << "]";
-        break;
-    }
-    os << "}";
+    os << (i ? ",\n" : "\n");
+    write_result(os, results[i]);
   }
   os << "\n]\n";
   if (!os) fail(path, ": write failed");

@@ -34,6 +34,10 @@ std::vector<CocoResult> load_results_json(const std::string& path);
 // segmentation omit that key.
 void save_results_json(const std::string& path, const std::vector<CocoResult>& results);
 
+// One entry as save_results_json writes it (one line, no trailing newline);
+// for files written incrementally (io/json_array_file.h).
+std::string result_json(const CocoResult& r);
+
 // Appends one image's detections: masks -> compressed RLE strings, labels ->
 // COCO ids through label_to_cat, bbox = xywh of `bboxes` (float32 arithmetic,
 // as mmdet's xyxy2xywh) or, with bbox_from_mask or when no boxes are given,
