@@ -17,6 +17,35 @@ namespace {
 // Real checkpoints nest < 20 deep; deeper means a corrupted or hostile file.
 constexpr int kMaxDepth = 256;
 
+// True when some path from `root` through containers is longer than `limit`
+// (iterative: the tree may be deep; a node is walked again only when reached
+// deeper than before, so shared subtrees cost at most `limit` walks).
+bool nested_deeper_than(const PyValue& root, int limit) {
+  std::unordered_map<const void*, int> best;
+  std::vector<std::pair<const PyValue*, int>> todo{{&root, 1}};
+  while (!todo.empty()) {
+    const auto [v, d] = todo.back();
+    todo.pop_back();
+    if (!v->is_container()) continue;
+    if (d > limit) return true;
+    int& b = best[v->id()];
+    if (b >= d) continue;
+    b = d;
+    if (v->is_list() || v->is_tuple() || v->is_opaque())
+      for (const auto& e : v->items()) todo.emplace_back(&e, d + 1);
+    if (v->is_dict() || v->is_opaque())
+      for (const auto& kv : v->dict_items()) {
+        todo.emplace_back(&kv.first, d + 1);
+        todo.emplace_back(&kv.second, d + 1);
+      }
+    if (v->is_opaque()) {
+      todo.emplace_back(&v->opaque_args(), d + 1);
+      todo.emplace_back(&v->opaque_state(), d + 1);
+    }
+  }
+  return false;
+}
+
 // An error that already carries its byte offset (not wrapped again).
 struct OffsetError : Error {
   using Error::Error;
@@ -291,60 +320,49 @@ PyValue Unpickler::load(size_t start) {
   // Values are shared handles, so a pickle could build a cycle (a list that
   // contains itself, directly or through another container): a memory leak
   // and endless recursion for every walker of the tree. torch.save never
-  // writes one: it fills each container before storing it in another. So a
-  // container, once stored, is frozen; mutating it (or storing a container
-  // in itself) is refused, which makes cycles impossible.
-  std::unordered_set<const void*> stored;
-  auto store = [&](const PyValue& v) {
-    if (v.is_container()) stored.insert(v.id());
+  // writes one, so a mutation that would close a cycle (the target reachable
+  // from a value put into it) is refused. The walk skips nodes it has seen,
+  // so shared subtrees cost once per mutation.
+  auto reaches = [&](const PyValue& from, const void* target) {
+    std::vector<const PyValue*> todo{&from};
+    std::unordered_set<const void*> seen;
+    while (!todo.empty()) {
+      const PyValue* v = todo.back();
+      todo.pop_back();
+      if (!v->is_container()) continue;
+      if (v->id() == target) return true;
+      if (!seen.insert(v->id()).second) continue;
+      if (v->is_list() || v->is_tuple() || v->is_opaque())
+        for (const auto& e : v->items()) todo.push_back(&e);
+      if (v->is_dict() || v->is_opaque())
+        for (const auto& kv : v->dict_items()) {
+          todo.push_back(&kv.first);
+          todo.push_back(&kv.second);
+        }
+      if (v->is_opaque()) {
+        todo.push_back(&v->opaque_args());
+        todo.push_back(&v->opaque_state());
+      }
+    }
+    return false;
   };
   auto check_mutable = [&](const PyValue& target, const std::vector<PyValue>& incoming) {
-    if (stored.count(target.id()))
-      fail("a ", target.kind_name(), " is modified after it was stored in another container "
-           "(a recursive structure; torch.save does not write these)");
     for (const auto& v : incoming)
-      if (v.id() == target.id()) fail("a ", target.kind_name(), " contains itself");
+      if (reaches(v, target.id()))
+        fail("a ", target.kind_name(), " would contain itself (a recursive structure; torch.save does not write these)");
   };
   auto set_items = [&](PyValue& target, const std::vector<PyValue>& kv) {
     if (kv.size() % 2) fail("odd number of items for SETITEMS");
     if (!(target.is_dict() || target.is_opaque())) fail("SETITEM(S) on a ", target.kind_name());
     check_mutable(target, kv);
-    for (size_t i = 0; i < kv.size(); i += 2) {
-      target.dict_set(kv[i], kv[i + 1]);
-      store(kv[i]);
-      store(kv[i + 1]);
-    }
+    for (size_t i = 0; i < kv.size(); i += 2) target.dict_set(kv[i], kv[i + 1]);
     if (target.depth() > kMaxDepth) fail("values nested deeper than ", kMaxDepth);
   };
   auto append_items = [&](PyValue& target, const std::vector<PyValue>& items) {
     if (!(target.is_list() || target.is_opaque())) fail("APPEND(S) on a ", target.kind_name());
     check_mutable(target, items);
-    for (const auto& v : items) {
-      target.append(v);
-      store(v);
-    }
+    for (const auto& v : items) target.append(v);
     if (target.depth() > kMaxDepth) fail("values nested deeper than ", kMaxDepth);
-  };
-  // A new container built from `items` (TUPLE, LIST, call arguments).
-  auto stored_all = [&](const std::vector<PyValue>& items) {
-    for (const auto& v : items) store(v);
-    return items;
-  };
-  // REDUCE / NEWOBJ: the arguments end up inside the result (an opaque
-  // object's args, an OrderedDict's items).
-  auto call = [&](const PyValue& fn, const PyValue& args) {
-    store(args);
-    if (args.is_tuple() || args.is_list())
-      for (const auto& a : args.items()) {
-        store(a);
-        if (a.is_list())
-          for (const auto& kv : a.items()) {  // OrderedDict([(k, v), ...])
-            store(kv);
-            if (kv.is_tuple())
-              for (const auto& x : kv.items()) store(x);
-          }
-      }
-    return call_global(fn, args);
   };
   auto persistent = [&](const PyValue& pid) {
     if (!persistent_load_) fail("persistent id without a persistent_load handler");
@@ -364,6 +382,9 @@ PyValue Unpickler::load(size_t start) {
         case 0x95: uint_le(8); break;  // FRAME: frames are contiguous, nothing to do
         case '.': {                     // STOP
           PyValue v = pop();
+          // A container filled after it was put into another one leaves the
+          // outer one's recorded depth stale: check the real nesting once.
+          if (nested_deeper_than(v, kMaxDepth)) fail("values nested deeper than ", kMaxDepth);
           return v;
         }
         case '(': marks.push_back(stack.size()); break;  // MARK
@@ -441,21 +462,21 @@ PyValue Unpickler::load(size_t start) {
         case ']': push(PyValue::list()); break;                   // EMPTY_LIST
         case ')': push(PyValue::tuple()); break;                  // EMPTY_TUPLE
         case '}': push(PyValue::dict()); break;                   // EMPTY_DICT
-        case 'l': push(PyValue::list(stored_all(pop_mark()))); break;   // LIST
-        case 't': push(PyValue::tuple(stored_all(pop_mark()))); break;  // TUPLE
+        case 'l': push(PyValue::list(pop_mark())); break;   // LIST
+        case 't': push(PyValue::tuple(pop_mark())); break;  // TUPLE
         case 0x85: {                                                    // TUPLE1
           PyValue a = pop();
-          push(PyValue::tuple(stored_all({a})));
+          push(PyValue::tuple({a}));
           break;
         }
         case 0x86: {  // TUPLE2
           PyValue b = pop(), a = pop();
-          push(PyValue::tuple(stored_all({a, b})));
+          push(PyValue::tuple({a, b}));
           break;
         }
         case 0x87: {  // TUPLE3
           PyValue c = pop(), b = pop(), a = pop();
-          push(PyValue::tuple(stored_all({a, b, c})));
+          push(PyValue::tuple({a, b, c}));
           break;
         }
         case 'd': {  // DICT
@@ -513,24 +534,24 @@ PyValue Unpickler::load(size_t start) {
         }
         case 'R': {  // REDUCE
           PyValue args = pop(), fn = pop();
-          push(call(fn, args));
+          push(call_global(fn, args));
           break;
         }
         case 0x81: {  // NEWOBJ
           PyValue args = pop(), cls = pop();
-          push(call(cls, args));
+          push(call_global(cls, args));
           break;
         }
         case 0x92: {  // NEWOBJ_EX (kwargs dropped)
           pop();
           PyValue args = pop(), cls = pop();
-          push(call(cls, args));
+          push(call_global(cls, args));
           break;
         }
         case 'i': {  // INST
           std::string module = line();
           std::string name = line();
-          push(call(PyValue::global(module + "." + name), PyValue::tuple(stored_all(pop_mark()))));
+          push(call_global(PyValue::global(module + "." + name), PyValue::tuple(pop_mark())));
           break;
         }
         case 'o': {  // OBJ
@@ -538,7 +559,7 @@ PyValue Unpickler::load(size_t start) {
           if (items.empty()) fail("OBJ without a class");
           PyValue cls = items.front();
           items.erase(items.begin());
-          push(call(cls, PyValue::tuple(stored_all(items))));
+          push(call_global(cls, PyValue::tuple(items)));
           break;
         }
         case 'b': {  // BUILD: state goes to opaque objects; dicts (OrderedDict _metadata) and tensors ignore it
@@ -547,7 +568,6 @@ PyValue Unpickler::load(size_t start) {
           if (target.is_opaque()) {
             check_mutable(target, {state});
             target.set_opaque_state(state);
-            store(state);
           }
           if (target.depth() > kMaxDepth) fail("values nested deeper than ", kMaxDepth);
           break;
