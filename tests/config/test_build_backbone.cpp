@@ -228,7 +228,9 @@ TEST(BuildBackbone, Errors) {
   EXPECT_EQ(fpn_err(R"({"type": "FPN", "in_channels": [8, 16], "out_channels": 16, "num_outs": 3,
                        "norm_cfg": {"type": "GN"}})"),
             "config: model.neck.norm_cfg: missing required key 'num_groups'");
+  // The misspelt key is named next to the missing one (issue 12).
   EXPECT_EQ(fpn_err(R"({"type": "FPN", "in_channels": [8, 16], "out_channel": 16, "num_outs": 3})"),
+            "config: unknown key 'model.neck.out_channel' (did you mean 'out_channels'?)\n"
             "config: model.neck: missing required key 'out_channels'");
 }
 
