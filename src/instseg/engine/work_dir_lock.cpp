@@ -74,7 +74,9 @@ std::shared_ptr<WorkDirLock> WorkDirLock::acquire(const std::string& work_dir, c
     // ENOLCK / EINVAL / EOPNOTSUPP: no locking on this file system.
     log_warning(what, " ", work_dir, ": cannot lock ", lock->path_, " (", std::strerror(e),
                 "); concurrent runs on this directory will not be detected");
+    lock->owner_ = true;
   } else {
+    lock->owner_ = true;
     lock->previous_ = read_all(lock->fd_);
     if (!lock->previous_.empty())
       log_info(what, " ", work_dir, ": taking over the lock of a run that has ended (", lock->previous_, ")");
@@ -88,6 +90,10 @@ std::shared_ptr<WorkDirLock> WorkDirLock::acquire(const std::string& work_dir, c
 
 WorkDirLock::~WorkDirLock() {
   if (fd_ < 0) return;
+  if (!owner_) {  // refused: another run holds the lock and its text
+    ::close(fd_);
+    return;
+  }
   // Empty the file before unlocking: a later run then finds no "previous holder"
   // after a clean exit (the file itself stays; removing it would race with a
   // run that opened it and waits for the lock).

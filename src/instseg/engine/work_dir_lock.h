@@ -43,6 +43,10 @@ class WorkDirLock {
   WorkDirLock() = default;
   std::string dir_, path_, previous_;
   int fd_ = -1;
+  // Whether this handle holds the flock (or the file system has no locking):
+  // only then may the destructor empty the holder text. A refused acquire
+  // must leave the running holder's text alone.
+  bool owner_ = false;
 };
 
 }  // namespace instseg
