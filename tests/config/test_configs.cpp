@@ -102,6 +102,10 @@ TEST(Configs, LoadAndBuild) {
     if (it != kExpectedParams.end()) {
       EXPECT_EQ(n, it->second);
     }
+    const int64_t classes = spec.kind == ModelKind::solov2 ? spec.solov2.mask_head.num_classes
+                                                           : spec.queryinst.roi_head.bbox_head.num_classes;
+    EXPECT_EQ(model->num_classes(), classes);
+    EXPECT_EQ(static_cast<int64_t>(model->class_names().size()), classes);
   }
 }
 
@@ -136,6 +140,25 @@ TEST(Configs, DcnAndResNeXtStateDictsEqualMmdet) {
     const std::string probe = "backbone.layer3.5.conv2.conv_offset.weight";
     EXPECT_TRUE(at::equal(module_state_dict(*model).at(probe), ckpt.at(probe)));
   }
+}
+
+// class_names(): COCO's names for 80 classes until set, "0".."N-1" otherwise;
+// set_class_names checks the count.
+TEST(Configs, ModelClassNames) {
+  const std::string dir = std::string(INSTSEG_SOURCE_DIR) + "/configs/";
+  auto coco = build_model(model_spec_from(load_config(dir + "solov2/solov2-light_r18_fpn_ms-3x_coco.yaml")));
+  EXPECT_EQ(coco->num_classes(), 80);
+  EXPECT_EQ(coco->class_names().front(), "person");
+  EXPECT_EQ(coco->class_names().back(), "toothbrush");
+  auto nuclei = build_model(model_spec_from(load_config(dir + "solov2/solov2-light_r18_fpn_nuclei.yaml")));
+  EXPECT_EQ(nuclei->num_classes(), 1);
+  EXPECT_EQ(nuclei->class_names(), std::vector<std::string>{"0"});
+  nuclei->set_class_names({"nucleus"});
+  EXPECT_EQ(nuclei->class_names(), std::vector<std::string>{"nucleus"});
+  EXPECT_THROW(nuclei->set_class_names({"a", "b"}), c10::Error);
+  EXPECT_EQ(nuclei->class_names(), std::vector<std::string>{"nucleus"});
+  nuclei->set_class_names({});
+  EXPECT_EQ(nuclei->class_names(), std::vector<std::string>{"0"});
 }
 
 // The hyperparameters that distinguish the recipes (mmdetection's values).

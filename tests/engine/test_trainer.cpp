@@ -406,6 +406,7 @@ TEST(Trainer, RequiresALossEntry) {
       return m;
     }
     std::vector<Instances> predict(const Batch&) override { return {}; }
+    int64_t num_classes() const override { return 1; }
     at::Tensor w;
   };
   auto model = std::make_shared<NoLoss>();

@@ -72,6 +72,8 @@ struct TinyDetectorImpl : DetectorImpl {
     return out;
   }
 
+  int64_t num_classes() const override { return 3; }
+
   double dropout_;
   torch::nn::Linear backbone{nullptr}, cls_head{nullptr}, reg_head{nullptr};
   at::Tensor ballast;

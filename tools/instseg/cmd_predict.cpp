@@ -101,7 +101,7 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {
 // annotation file when it exists, else 1..C.
 void classes_of(const InferenceModel& m, const std::vector<std::string>& cfg_classes, const std::string& ann_file,
                 std::vector<std::string>* names, std::vector<int64_t>* cat_ids) {
-  const int64_t C = model_num_classes(m.spec);
+  const int64_t C = m.model->num_classes();
   *names = !cfg_classes.empty() ? cfg_classes : m.ckpt_classes;
   cat_ids->clear();
   std::error_code ec;

@@ -186,9 +186,10 @@ void run_train(const TrainArgs& a, bool resume_given) {
   // ---- data
   const CollateOptions collate = collate_options_from(spec.preprocess);
   auto train_set = std::make_shared<const CocoDataset>(train_dl.dataset.coco);
-  if (train_set->num_classes() != model_num_classes(spec))
-    fail("train: the model has ", model_num_classes(spec), " classes, the training set ", train_set->num_classes(),
+  if (train_set->num_classes() != model->num_classes())
+    fail("train: the model has ", model->num_classes(), " classes, the training set ", train_set->num_classes(),
          " (set metainfo.classes or the heads' num_classes)");
+  model->set_class_names(train_set->class_names());
   LoaderOptions tlo = train_dl.loader_options(collate);
   tlo.seed = static_cast<uint64_t>(train_dl.seed >= 0 ? train_dl.seed : seed);
   tlo.rank = dist::rank();

@@ -15,11 +15,6 @@
 
 namespace instseg::cli {
 
-int64_t model_num_classes(const ModelSpec& spec) {
-  return spec.kind == ModelKind::solov2 ? spec.solov2.mask_head.num_classes
-                                        : spec.queryinst.roi_head.bbox_head.num_classes;
-}
-
 c10::Device parse_device(const std::string& name) {
   if (name == "auto") return torch::cuda::is_available() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
   c10::Device d(c10::kCPU);
@@ -55,6 +50,12 @@ InferenceModel load_inference_model(const std::string& config, const std::string
       for (const PyValue& c : classes->items())
         if (c.is_str()) m.ckpt_classes.push_back(c.as_str());
     }
+  }
+  if (static_cast<int64_t>(m.ckpt_classes.size()) == m.model->num_classes()) {
+    m.model->set_class_names(m.ckpt_classes);
+  } else if (!m.ckpt_classes.empty()) {
+    log_warning(checkpoint, ": meta.dataset_meta.classes has ", m.ckpt_classes.size(), " names for a model with ",
+                m.model->num_classes(), " classes; not used");
   }
 
   m.device = parse_device(device);

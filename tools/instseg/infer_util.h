@@ -24,14 +24,12 @@ struct InferenceModel {
   std::vector<std::string> ckpt_classes;  // checkpoint meta.dataset_meta.classes (mmdet), may be empty
 };
 
-// The model's number of classes (SOLOv2 mask_head / QueryInst bbox_head num_classes).
-int64_t model_num_classes(const ModelSpec& spec);
-
 // "auto" (CUDA when available, else CPU), "cpu", "cuda", "cuda:N".
 c10::Device parse_device(const std::string& name);
 
 // load_config_with_overrides + model_spec_from + build_model + strict
-// checkpoint load + eval() + to(device).
+// checkpoint load + eval() + to(device); the checkpoint's class names, when
+// there are num_classes() of them, become the model's class_names().
 InferenceModel load_inference_model(const std::string& config, const std::string& checkpoint,
                                     const std::vector<std::string>& cfg_options, const std::string& device);
 

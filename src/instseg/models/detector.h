@@ -1,10 +1,15 @@
 // The interface every model implements, and what the engine and CLI use.
 #pragma once
+#include "instseg/core/check.h"
+#include "instseg/structures/class_names.h"
 #include "instseg/structures/instances.h"
 #include "instseg/structures/tensor_dict.h"
 
 #include <torch/nn/module.h>
 
+#include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace instseg {
@@ -25,6 +30,25 @@ class DetectorImpl : public torch::nn::Module {
     TORCH_CHECK(false, "extract_feat is not implemented for this model");
   }
 
+  // Number of object classes: predicted labels are 0..num_classes()-1 (SOLOv2:
+  // mask_head.num_classes; QueryInst: the bbox heads' num_classes).
+  virtual int64_t num_classes() const = 0;
+
+  // Label -> class name. Whoever knows the dataset sets them: the weight
+  // loader from the checkpoint's meta.dataset_meta.classes, or the caller from
+  // the config's metainfo.classes / the training set. Until then (a model
+  // built from a config alone): COCO's 80 names when num_classes() == 80, as
+  // mmdetection's inference_detector falls back to, else "0".."N-1".
+  std::vector<std::string> class_names() const {
+    return class_names_.empty() ? default_class_names(num_classes()) : class_names_;
+  }
+  // Throws when names.size() != num_classes(); an empty vector restores the default.
+  void set_class_names(std::vector<std::string> names) {
+    INSTSEG_CHECK(names.empty() || static_cast<int64_t>(names.size()) == num_classes(), "set_class_names: ",
+                  names.size(), " names for a model with ", num_classes(), " classes");
+    class_names_ = std::move(names);
+  }
+
   // When set, forward_train/predict record named intermediate tensors here
   // ("backbone.c2", "neck.p2", "solov2.cls_scores.0", ...) for
   // `instseg forward`. Not owned; nullptr (the default) records nothing.
@@ -35,6 +59,9 @@ class DetectorImpl : public torch::nn::Module {
     if (capture_) capture_->set(name, t.detach());
   }
   TensorDict* capture_ = nullptr;
+
+ private:
+  std::vector<std::string> class_names_;  // empty: default_class_names(num_classes())
 };
 
 }  // namespace instseg

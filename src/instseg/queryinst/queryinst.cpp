@@ -29,6 +29,9 @@ QueryInstImpl::QueryInstImpl(const QueryInstOptions& options) : options_(options
                 o.roi_head.bbox_head.in_channels, ")");
   INSTSEG_CHECK(o.neck.out_channels == o.roi_head.bbox_head.in_channels,
                 "QueryInst: neck.out_channels != bbox_head.in_channels");
+  INSTSEG_CHECK(!o.roi_head.with_mask || o.roi_head.mask_head.num_classes == o.roi_head.bbox_head.num_classes,
+                "QueryInst: mask_head.num_classes (", o.roi_head.mask_head.num_classes,
+                ") != bbox_head.num_classes (", o.roi_head.bbox_head.num_classes, ")");
   backbone = register_module("backbone", ResNet(o.backbone));
   neck = register_module("neck", FPN(o.neck));
   rpn_head = register_module("rpn_head", EmbeddingRPNHead(o.rpn_head));

@@ -40,6 +40,9 @@ class QueryInstImpl : public DetectorImpl {
   // P2..P5 [B,C,H/s,W/s] (captured as backbone.c2.., neck.p2..).
   std::vector<at::Tensor> extract_feat(const at::Tensor& images) override;
 
+  // The bbox heads' num_classes (the mask heads must agree; checked at construction).
+  int64_t num_classes() const override { return options_.roi_head.bbox_head.num_classes; }
+
   const QueryInstOptions& options() const { return options_; }
 
   ResNet backbone{nullptr};

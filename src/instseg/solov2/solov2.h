@@ -46,6 +46,9 @@ class SOLOv2Impl : public DetectorImpl {
   // backbone + neck: P2..P6.
   std::vector<at::Tensor> extract_feat(const at::Tensor& images) override;
 
+  // mask_head.num_classes.
+  int64_t num_classes() const override { return options_.mask_head.num_classes; }
+
   const SOLOv2Options& options() const { return options_; }
 
   ResNet backbone{nullptr};
