@@ -23,28 +23,43 @@ macro(instseg_detect_cuda)
   message(STATUS "instseg: LibTorch ${Torch_VERSION}; CUDA kernels: ${INSTSEG_CUDA_ENABLED}")
 endmacro()
 
-# Common settings for every instseg library and executable.
+# Common settings for every instseg library and executable. Headers are
+# included as "instseg/<area>/<file>.h": from src/ in the build tree, from
+# <prefix>/include once installed.
 function(instseg_target_defaults target)
   target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wno-unused-parameter>)
-  target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/src>)
+  target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/src>
+                                              $<INSTALL_INTERFACE:include>)
+  target_compile_features(${target} PUBLIC cxx_std_17)
   if(INSTSEG_USE_PCH AND TARGET instseg_pch AND NOT "${target}" STREQUAL "instseg_pch")
     target_precompile_headers(${target} REUSE_FROM instseg_pch)
   endif()
 endfunction()
 
-# instseg_add_library(NAME SOURCES ... [LINK ...]) : a static library of one area.
+# instseg_add_library(NAME SOURCES ... [LINK ...]) : the library of one area,
+# static (or shared with INSTSEG_BUILD_SHARED). It is installed and exported
+# as instseg::<NAME without "instseg_"> (InstsegInstall.cmake).
 function(instseg_add_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;LINK" ${ARGN})
+  set_property(GLOBAL APPEND PROPERTY INSTSEG_LIBRARIES ${name})
+  string(REGEX REPLACE "^instseg_" "" export_name ${name})
   if(NOT ARG_SOURCES)
     # An area with headers only (or not written yet).
     add_library(${name} INTERFACE)
-    target_include_directories(${name} INTERFACE $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/src>)
+    target_include_directories(${name} INTERFACE $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/src>
+                                                 $<INSTALL_INTERFACE:include>)
     target_link_libraries(${name} INTERFACE ${ARG_LINK})
+    set_target_properties(${name} PROPERTIES EXPORT_NAME ${export_name})
     return()
   endif()
-  add_library(${name} STATIC ${ARG_SOURCES})
+  if(INSTSEG_BUILD_SHARED)
+    add_library(${name} SHARED ${ARG_SOURCES})
+  else()
+    add_library(${name} STATIC ${ARG_SOURCES})
+  endif()
   instseg_target_defaults(${name})
   target_link_libraries(${name} PUBLIC ${ARG_LINK})
+  set_target_properties(${name} PROPERTIES EXPORT_NAME ${export_name})
 endfunction()
 
 # instseg_add_test(NAME SOURCES ... LINK ... [LABELS ...] [TIMEOUT s])

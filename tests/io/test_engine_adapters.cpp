@@ -193,6 +193,36 @@ TEST(EngineAdapters, CocoMetricPerfectHalfAndEmpty) {
   EXPECT_EQ(m.entries().back().first, "coco/segm_mAP_l");
 }
 
+// CocoMetric's outfile_prefix / format_only (what `instseg test` writes).
+TEST(EngineAdapters, CocoMetricWritesPrefixedResultsAndFormatOnly) {
+  auto ds = toy(4, /*test_mode=*/true);
+  const std::string dir = test::temp_dir("coco_metric_prefix");
+  CocoMetricOptions mo;
+  mo.ann_file = ds->options().ann_file;
+  mo.metrics = {eval::IouType::segm};
+  mo.threads = 1;
+  mo.outfile_prefix = dir + "/res";
+  mo.log_report = false;
+  CocoMetricEvaluator ev(mo, ds->category_ids());
+  process_gt(*ds, {0, 1, 2, 3}, &ev);
+  EXPECT_DOUBLE_EQ(ev.compute().at("coco/segm_mAP"), 1.0);
+  const auto boxes = load_results_json(dir + "/res.bbox.json");
+  const auto masks = load_results_json(dir + "/res.segm.json");
+  ASSERT_EQ(boxes.size(), ev.results().size());
+  ASSERT_EQ(masks.size(), boxes.size());
+  EXPECT_EQ(boxes[0].segmentation.kind, CocoSegmentation::Kind::none);
+  EXPECT_EQ(masks[0].segmentation.kind, CocoSegmentation::Kind::rle_compressed);
+  EXPECT_TRUE(boxes[0].has_bbox);
+
+  mo.format_only = true;
+  mo.outfile_prefix = dir + "/only";
+  CocoMetricEvaluator fo(mo, ds->category_ids());
+  process_gt(*ds, {0, 1}, &fo);
+  EXPECT_TRUE(fo.compute().empty());
+  EXPECT_TRUE(fo.last_report().empty());
+  EXPECT_EQ(load_results_json(dir + "/only.segm.json").size(), fo.results().size());
+}
+
 TEST(EngineAdapters, MetricNames) {
   std::array<double, 12> st{};
   for (size_t i = 0; i < 12; ++i) st[i] = 0.1234 * static_cast<double>(i + 1);

@@ -55,25 +55,19 @@ void add_eval_command(CLI::App& app) {
     log_info("loaded ", gt.images.size(), " images, ", gt.annotations.size(), " annotations and ",
              results.size(), " results in ", std::chrono::duration<double>(clock::now() - t0).count(), " s");
     // mmdet's metric order: bbox before segm.
-    std::vector<eval::IouType> types;
-    if (args->iou_type != "segm") types.push_back(eval::IouType::bbox);
-    if (args->iou_type != "bbox") types.push_back(eval::IouType::segm);
+    CocoEvalRequest req;
+    req.types.clear();
+    if (args->iou_type != "segm") req.types.push_back(eval::IouType::bbox);
+    if (args->iou_type != "bbox") req.types.push_back(eval::IouType::segm);
+    req.segm_area_from_mask = args->segm_area_from_mask;
+    req.classwise = args->classwise;
+    req.threads = global_options().threads;
+    req.max_dets = args->max_dets;
+    req.style = CocoEvalRequest::Style::pycocotools;
+    const CocoEvalOutcome outcome = evaluate_coco_report(gt, results, args->results, req);
+    std::cout << outcome.text << std::flush;
     nlohmann::json stats = nlohmann::json::object();
-    for (const eval::IouType type : types) {
-      const auto t1 = clock::now();
-      LoadResOptions opt;
-      opt.ignore_bbox = type == eval::IouType::segm && args->segm_area_from_mask;
-      const auto reports = evaluate_coco(gt, results, args->results, {type}, opt, args->classwise,
-                                         global_options().threads, args->max_dets);
-      const CocoEvalReport& r = reports.front();
-      log_info("evaluated ", eval::iou_type_name(type), " in ",
-               std::chrono::duration<double>(clock::now() - t1).count(), " s");
-      std::cout << "Evaluate annotation type *" << eval::iou_type_name(type) << "*\n"
-                << r.summary;
-      if (args->classwise) std::cout << r.category_table;
-      std::cout << r.copypaste << "\n" << std::flush;
-      stats[eval::iou_type_name(type)] = r.stats;
-    }
+    for (const CocoEvalReport& r : outcome.reports) stats[eval::iou_type_name(r.type)] = r.stats;
     if (!args->json_out.empty()) {
       std::ofstream os(args->json_out);
       if (!os) fail(args->json_out, ": cannot open for writing");

@@ -4,13 +4,14 @@
 // mmdetection's golden outputs (../shared/fixtures/<model>/).
 #include "commands.h"
 
+#include "instseg/checkpoint/load_weights.h"
 #include "instseg/checkpoint/pth_reader.h"
 #include "instseg/checkpoint/pth_writer.h"
-#include "instseg/checkpoint/state_dict.h"
 #include "instseg/config/build_model.h"
 #include "instseg/config/config_tree.h"
 #include "instseg/config/overrides.h"
 #include "instseg/core/log.h"
+#include "instseg/inference/predict_batch.h"
 
 #include <ATen/ATen.h>
 #include <torch/autograd.h>
@@ -97,11 +98,10 @@ void run_forward(const ForwardArgs& a) {
   apply_overrides(cfg, a.cfg_options);
   ModelSpec spec = model_spec_from(cfg);
   auto model = build_model(spec);
-  WeightsFileOptions wo;
-  wo.config = a.config;
-  const LoadReport rep = load_weights_file(*model, a.checkpoint, wo);
-  log_info("forward: ", model_kind_name(spec.kind), " from ", a.config, ", ", rep.loaded, " tensors from ",
-           a.checkpoint);
+  LoadWeightsOptions lo;
+  lo.strict = true;
+  lo.target = str_cat("the ", model_kind_name(spec.kind), " model of ", a.config);
+  load_weights(*model, a.checkpoint, lo);
 
   TensorDict in = read_tensor_dict(a.input);
   Batch batch = batch_from_input(in, a.input);
@@ -110,20 +110,18 @@ void run_forward(const ForwardArgs& a) {
   TensorDict out;
   model->set_capture(&out);
   model->eval();
-  {
-    torch::NoGradGuard no_grad;
-    if (have_meta) {
-      auto dets = model->predict(batch);
-      for (size_t i = 0; i < dets.size(); ++i) {
-        const std::string p = "det." + std::to_string(i) + ".";
-        out.set(p + "labels", dets[i].labels);
-        out.set(p + "scores", dets[i].scores);
-        out.set(p + "bboxes", dets[i].bboxes);
-        out.set(p + "masks", dets[i].masks.to(at::kByte));
-      }
-    } else {
-      model->extract_feat(batch.images);
+  if (have_meta) {
+    const std::vector<Instances> dets = predict_batch(*model, batch, c10::Device(c10::kCPU));
+    for (size_t i = 0; i < dets.size(); ++i) {
+      const std::string p = "det." + std::to_string(i) + ".";
+      out.set(p + "labels", dets[i].labels);
+      out.set(p + "scores", dets[i].scores);
+      out.set(p + "bboxes", dets[i].bboxes);
+      out.set(p + "masks", dets[i].masks.to(at::kByte));
     }
+  } else {
+    torch::NoGradGuard no_grad;
+    model->extract_feat(batch.images);
   }
 
   if (!a.gt.empty()) {

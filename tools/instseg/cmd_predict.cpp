@@ -3,7 +3,8 @@
 // directory (its .jpg/.jpeg/.png/.bmp files, sorted, not recursive) or a glob
 // pattern (glob(3); quote it so the shell does not expand it). Each image goes
 // through the config's test pipeline (keep-ratio Resize to the test scale) and
-// the model's normalisation and padding, one image per batch. Writes
+// the model's normalisation and padding, one image per batch: the library's
+// Predictor (api/predictor.h) does the work, this file parses and writes. Writes
 // <out-dir>/<stem>.png overlays, <out-dir>/results.json (COCO results, image_id
 // = the image's index in the input order, or its id in --ann GT.json) and
 // <out-dir>/images.json (the id -> file table, as a COCO "images" list).
@@ -15,19 +16,19 @@
 // directory); otherwise it stops the run. The out-dir is locked for the run
 // (engine/work_dir_lock.h): a second predict into it refuses to start.
 #include "commands.h"
-#include "infer_util.h"
 
-#include "instseg/config/build_data.h"
+#include "instseg/api/predictor.h"
 #include "instseg/core/log.h"
 #include "instseg/core/output_path.h"
 #include "instseg/core/progress.h"
 #include "instseg/engine/work_dir_lock.h"
 #include "instseg/io/coco_json.h"
-#include "instseg/io/image.h"
 #include "instseg/io/image_ids.h"
 #include "instseg/io/json_array_file.h"
 #include "instseg/io/results_json.h"
 #include "instseg/io/visualize.h"
+
+#include <opencv2/imgproc.hpp>
 
 #include <glob.h>
 
@@ -95,44 +96,6 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {
   return files;
 }
 
-// The class names and COCO category ids of the model's labels: names from
-// the test dataset's metainfo, else the checkpoint's meta, else the test
-// annotation file's categories (when it exists here); ids from that
-// annotation file when it exists, else 1..C.
-void classes_of(const InferenceModel& m, const std::vector<std::string>& cfg_classes, const std::string& ann_file,
-                std::vector<std::string>* names, std::vector<int64_t>* cat_ids) {
-  const int64_t C = m.model->num_classes();
-  *names = !cfg_classes.empty() ? cfg_classes : m.ckpt_classes;
-  cat_ids->clear();
-  std::error_code ec;
-  if (!ann_file.empty() && fs::is_regular_file(ann_file, ec)) {
-    const CocoFile coco = load_coco_json(ann_file);
-    if (names->empty()) {
-      for (const auto& c : coco.categories) {
-        names->push_back(c.name);
-        cat_ids->push_back(c.id);
-      }
-    } else {
-      for (const auto& n : *names) {
-        auto it = std::find_if(coco.categories.begin(), coco.categories.end(),
-                               [&](const CocoCategory& c) { return c.name == n; });
-        if (it == coco.categories.end()) {
-          log_warning("predict: class '", n, "' is not a category of ", ann_file, ": category ids are 1..", C);
-          cat_ids->clear();
-          break;
-        }
-        cat_ids->push_back(it->id);
-      }
-    }
-  }
-  if (!names->empty() && static_cast<int64_t>(names->size()) != C)
-    log_warning("predict: ", names->size(), " class names for a model with ", C, " classes");
-  if (static_cast<int64_t>(cat_ids->size()) != C) {
-    cat_ids->clear();
-    for (int64_t i = 0; i < C; ++i) cat_ids->push_back(i + 1);
-  }
-}
-
 void run_predict(const PredictArgs& a) {
   const std::vector<std::string> files = expand_inputs(a.inputs);
   bool skip_bad = a.skip_bad;
@@ -146,30 +109,13 @@ void run_predict(const PredictArgs& a) {
   // Before the model runs: the directory must be writable and not in use by another predict.
   check_output_dir(a.out_dir, "--out-dir");
   const std::shared_ptr<WorkDirLock> lock = WorkDirLock::acquire(a.out_dir, "--out-dir");
-  InferenceModel m = load_inference_model(a.config, a.checkpoint, a.cfg_options, a.device);
-
-  // The test pipeline: test_dataloader.dataset.pipeline, else test_pipeline, else Resize(1333, 800).
-  std::vector<TransformSpec> transforms = test_pipeline();
-  std::vector<std::string> cfg_classes;
-  std::vector<Rgb> palette;
-  std::string ann_file;
-  if (m.cfg.contains("test_dataloader") && !m.cfg["test_dataloader"].is_null()) {
-    const DataloaderSpec dl = dataloader_spec_from(m.cfg, "test_dataloader");
-    transforms = dl.dataset.coco.pipeline;
-    cfg_classes = dl.dataset.coco.classes;
-    palette = dl.dataset.palette;
-    ann_file = dl.dataset.coco.ann_file;
-  } else if (m.cfg.contains("test_pipeline") && !m.cfg["test_pipeline"].is_null()) {
-    transforms = pipeline_spec_from(m.cfg["test_pipeline"], "test_pipeline").transforms;
-  }
-  if (!a.ann.empty()) ann_file = a.ann;  // its category ids too
-  const Pipeline pipeline(transforms);
-
-  VisualizeOptions vo;
-  vo.score_thr = a.score_thr;
-  vo.palette = palette;
-  std::vector<int64_t> label_to_cat;
-  classes_of(m, cfg_classes, ann_file, &vo.class_names, &label_to_cat);
+  PredictorOptions po;
+  po.device = a.device;
+  po.score_thr = a.score_thr;
+  po.cfg_options = a.cfg_options;
+  po.ann_file = a.ann;  // its category ids too (empty: the config's test ann_file)
+  Predictor predictor(a.config, a.checkpoint, po);
+  const std::vector<int64_t>& label_to_cat = predictor.category_ids();
 
   // Streamed: each image's results are on disk (valid JSON) once it is done,
   // and memory does not grow with the number of images.
@@ -182,17 +128,11 @@ void run_predict(const PredictArgs& a) {
   for (size_t idx = 0; idx < files.size(); ++idx) {
     const std::string& file = files[idx];
     nlohmann::ordered_json entry = {{"id", ids[idx]}, {"file_name", file}};
-    Sample s;
-    cv::Mat original;
+    cv::Mat bgr;
+    Batch batch;
     try {
-      s.image = read_image_rgb(file);
-      s.meta.image_id = ids[idx];
-      s.meta.file = file;
-      s.meta.ori_h = s.meta.img_h = s.image.rows;
-      s.meta.ori_w = s.meta.img_w = s.image.cols;
-      original = s.image;  // resize makes a new matrix
-      Rng rng(0);  // test pipelines are deterministic; a fixed seed keeps random ones reproducible
-      if (!pipeline(s, rng)) fail(file, ": the test pipeline dropped the image (RandomCrop in test_pipeline?)");
+      bgr = Predictor::read_image(file);
+      batch = predictor.preprocess({bgr}, {ids[idx]});
     } catch (const Error& e) {
       if (!skip_bad) throw;
       log_warning("predict: skipping ", file, ": ", e.what());
@@ -203,28 +143,31 @@ void run_predict(const PredictArgs& a) {
       bar.update();
       continue;
     }
-
-    Instances det = filter_by_score(predict_samples(m, {s}).front(), a.score_thr);
+    const Prediction r = predictor.postprocess(predictor.forward(batch), batch).front();
     std::vector<CocoResult> results;
-    append_results(det, label_to_cat, /*bbox_from_mask=*/false, &results);
-    for (const CocoResult& r : results) results_file.append(result_json(r));
+    append_results(to_instances(r), label_to_cat, /*bbox_from_mask=*/false, &results);
+    for (const CocoResult& res : results) results_file.append(result_json(res));
     n_instances += results.size();
 
     // <stem>.png, or <stem>_<index>.png when two inputs share a stem.
-    std::string name = file_stem(file);
+    std::string name = fs::path(file).stem().string();
     if (!used_names.insert(name).second) {
       name += "_" + std::to_string(idx);
       used_names.insert(name);
     }
-    if (!a.no_overlays) save_png_rgb((fs::path(a.out_dir) / (name + ".png")).string(), draw_instances(original, det, vo));
-    entry["height"] = original.rows;
-    entry["width"] = original.cols;
+    if (!a.no_overlays) {
+      cv::Mat rgb;
+      cv::cvtColor(predictor.draw(bgr, r), rgb, cv::COLOR_BGR2RGB);
+      save_png_rgb((fs::path(a.out_dir) / (name + ".png")).string(), rgb);
+    }
+    entry["height"] = r.height;
+    entry["width"] = r.width;
     entry["overlay"] = a.no_overlays ? std::string() : name + ".png";
-    entry["num_instances"] = det.size();
+    entry["num_instances"] = r.size();
     images_file.append(entry.dump());
     results_file.commit();
     images_file.commit();
-    log_info("predict: ", file, ": ", det.size(), " instances with score >= ", a.score_thr);
+    log_info("predict: ", file, ": ", r.size(), " instances with score >= ", a.score_thr);
     bar.update();
   }
   bar.finish();

@@ -3,25 +3,25 @@
 // test_dataloader's dataset (test pipeline, the model's normalisation and
 // padding), writes the COCO results list and overlays when asked, and prints
 // test_evaluator's COCO metrics (pycocotools' 12-line summaries and mmdet's
-// "<type>_mAP_copypaste:" lines).
+// "<type>_mAP_copypaste:" lines). The work is the library's: the inference
+// model (inference/inference_model.h), the evaluation loop the trainer's
+// validation uses (engine/evaluate.h) and mmdet's CocoMetric
+// (io/engine_adapters.h); this file parses arguments and prints.
 #include "commands.h"
-#include "infer_util.h"
 
 #include "instseg/config/build_data.h"
+#include "instseg/config/build_model.h"
+#include "instseg/config/overrides.h"
+#include "instseg/core/device.h"
 #include "instseg/core/log.h"
 #include "instseg/core/output_path.h"
-#include "instseg/core/progress.h"
-#include "instseg/io/coco_eval_io.h"
+#include "instseg/engine/evaluate.h"
+#include "instseg/inference/inference_model.h"
+#include "instseg/io/engine_adapters.h"
 #include "instseg/io/image.h"
-#include "instseg/io/loader.h"
 #include "instseg/io/results_json.h"
 #include "instseg/io/visualize.h"
 
-#include <ATen/ATen.h>
-#include <torch/csrc/autograd/grad_mode.h>
-
-#include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -36,110 +36,67 @@ struct TestArgs {
   double show_score_thr = 0.3;
 };
 
-// mmdet's CocoMetric.results2json with outfile_prefix: <prefix>.bbox.json
-// (boxes only) and, for segm, <prefix>.segm.json (boxes and masks).
-void write_prefixed_results(const std::string& prefix, const std::vector<CocoResult>& results, bool segm) {
-  std::vector<CocoResult> boxes_only = results;
-  for (auto& r : boxes_only) r.segmentation = CocoSegmentation{};
-  save_results_json(prefix + ".bbox.json", boxes_only);
-  log_info("test: wrote ", prefix, ".bbox.json");
-  if (segm) {
-    save_results_json(prefix + ".segm.json", results);
-    log_info("test: wrote ", prefix, ".segm.json");
-  }
-}
-
 void run_test(const TestArgs& a) {
-  check_output_file(a.out, "--out");  // before the model runs, not after the whole dataset
+  // Output paths are checked before the model runs, not after the whole dataset.
+  check_output_file(a.out, "--out");
   check_output_dir(a.show_dir, "--show-dir");
-  InferenceModel m = load_inference_model(a.config, a.checkpoint, a.cfg_options, a.device);
-
-  DataloaderSpec dl = dataloader_spec_from(m.cfg, "test_dataloader");
+  const ConfigNode cfg = load_config_with_overrides(a.config, a.cfg_options);
+  const ModelSpec spec = model_spec_from(cfg);
+  DataloaderSpec dl = dataloader_spec_from(cfg, "test_dataloader");
   if (a.batch_size > 0) dl.batch_size = a.batch_size;
-  EvaluatorSpec ev = evaluator_spec_from(m.cfg, "test_evaluator");
+  const EvaluatorSpec ev = evaluator_spec_from(cfg, "test_evaluator");
   if (!ev.outfile_prefix.empty()) check_output_file(ev.outfile_prefix + ".bbox.json", "test_evaluator.outfile_prefix");
+  InferenceModel m = load_inference_model(spec, a.checkpoint, parse_device(a.device), a.config);
+
   CocoDatasetOptions dopt = dl.dataset.coco;
   dopt.test_mode = true;  // every image, in file order
   dopt.with_gt = false;   // GT comes from the evaluator's ann_file
   dopt.with_mask = false;
   auto dataset = std::make_shared<const CocoDataset>(dopt);
-  const std::string gt_file = ev.ann_file.empty() ? dopt.ann_file : ev.ann_file;
   log_info("test: ", dataset->size(), " images from ", dopt.ann_file, " (images in ", dopt.img_dir, "), ",
            dataset->num_classes(), " classes");
-
-  LoaderOptions lo = dl.loader_options(m.collate);
+  LoaderOptions lo = dl.loader_options(collate_options_from(spec.preprocess));
   lo.shuffle = false;
   lo.aspect_ratio_grouping = false;
   lo.drop_last = false;
   lo.collate.with_gt = false;
   lo.collate.with_mask = false;
-  DataLoader loader(dataset, lo);
-  loader.set_epoch(0);
+  LoaderBatchSource source(dataset, lo);
 
+  CocoMetricOptions mo;
+  mo.ann_file = ev.ann_file.empty() ? dopt.ann_file : ev.ann_file;
+  mo.metrics = ev.metrics;
+  mo.classwise = ev.classwise;
+  mo.threads = global_options().threads;
+  mo.outfile_prefix = ev.outfile_prefix;
+  mo.format_only = ev.format_only;
+  mo.log_report = false;  // printed below, on stdout
+  mo.results_name = a.out.empty() ? "<test results>" : a.out;
+  CocoMetricEvaluator evaluator(mo, dataset->category_ids());
+
+  EvaluationLoopOptions lopt;
+  lopt.title = "test";
   VisualizeOptions vo;
   vo.class_names = dataset->class_names();
   vo.palette = dl.dataset.palette;
   vo.score_thr = a.show_score_thr;
-
-  std::vector<CocoResult> results;
-  const std::vector<int64_t>& label_to_cat = dataset->category_ids();
-  const auto t0 = std::chrono::steady_clock::now();
-  ProgressBar bar(dataset->size(), "test");
-  while (auto batch = loader.next()) {
-    batch->images = batch->images.to(m.device);
-    std::vector<Instances> dets;
-    {
-      torch::NoGradGuard no_grad;
-      dets = m.model->predict(*batch);
-    }
-    INSTSEG_CHECK(dets.size() == static_cast<size_t>(batch->size()), "predict returned ", dets.size(),
-                  " results for ", batch->size(), " images");
-    for (size_t i = 0; i < dets.size(); ++i) {
-      Instances& d = dets[i];
-      for (at::Tensor* t : {&d.labels, &d.scores, &d.bboxes, &d.masks})
-        if (t->defined()) *t = t->to(at::kCPU);
-      d.image_id = batch->metas[i].image_id;
-      append_results(d, label_to_cat, /*bbox_from_mask=*/false, &results);
-      if (!a.show_dir.empty()) {
-        const std::string& file = batch->metas[i].file;
-        save_png_rgb((std::filesystem::path(a.show_dir) / (file_stem(file) + ".png")).string(),
-                     draw_instances(read_image_rgb(file), d, vo));
+  if (!a.show_dir.empty())
+    lopt.on_batch = [&](const Batch& batch, const std::vector<Instances>& dets) {
+      for (size_t i = 0; i < dets.size(); ++i) {
+        const std::string& file = batch.metas[i].file;
+        const std::string png = (std::filesystem::path(a.show_dir) / std::filesystem::path(file).stem()).string();
+        save_png_rgb(png + ".png", draw_instances(read_image_rgb(file), dets[i], vo));
       }
-    }
-    bar.update(batch->size());
-  }
-  bar.finish();
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  log_info("test: ", results.size(), " detections on ", dataset->size(), " images in ", secs, " s");
+    };
+  const EvaluationRun run = run_evaluation(*m.model, m.device, source, evaluator, lopt);
+  log_info("test: ", dataset->size(), " images in ", run.seconds, " s");
 
-  const bool want_segm =
-      std::find(ev.metrics.begin(), ev.metrics.end(), eval::IouType::segm) != ev.metrics.end();
   if (!a.out.empty()) {
+    const std::vector<CocoResult> results = evaluator.results();
     save_results_json(a.out, results);
     log_info("test: wrote ", results.size(), " results to ", a.out);
   }
-  if (!ev.outfile_prefix.empty()) write_prefixed_results(ev.outfile_prefix, results, want_segm);
-  if (ev.format_only) {
-    log_info("test: format_only: results written, no evaluation");
-    return;
-  }
-  if (results.empty()) log_warning("test: the model produced no detections: every AP is 0");
-
-  const CocoFile gt = load_coco_json(gt_file);
-  const std::string res_name = a.out.empty() ? "<test results>" : a.out;
-  for (const eval::IouType type : ev.metrics) {
-    LoadResOptions opt;
-    // mmdet's CocoMetric drops the boxes before segm evaluation, so the
-    // area ranges use mask areas.
-    opt.ignore_bbox = type == eval::IouType::segm;
-    // CocoMetric's maxDets = proposal_nums (100, 300, 1000).
-    const auto reports = evaluate_coco(gt, results, res_name, {type}, opt, ev.classwise, global_options().threads,
-                                       mmdet_proposal_nums());
-    const CocoEvalReport& r = reports.front();
-    std::cout << "Evaluating " << eval::iou_type_name(type) << "...\n" << r.summary;
-    if (ev.classwise) std::cout << r.category_table;
-    std::cout << r.copypaste << "\n" << std::flush;
-  }
+  std::cout << evaluator.last_report() << std::flush;
 }
 
 }  // namespace

@@ -9,14 +9,14 @@
 // Distributed data-parallel training when WORLD_SIZE > 1 (instseg launch or
 // torchrun set the variables): one process per GPU (or CPU process with Gloo).
 #include "commands.h"
-#include "infer_util.h"
 
+#include "instseg/checkpoint/load_weights.h"
 #include "instseg/checkpoint/pth_reader.h"
-#include "instseg/checkpoint/state_dict.h"
 #include "instseg/config/build_data.h"
 #include "instseg/config/build_engine.h"
 #include "instseg/config/build_model.h"
 #include "instseg/config/overrides.h"
+#include "instseg/core/device.h"
 #include "instseg/core/log.h"
 #include "instseg/engine/distributed.h"
 #include "instseg/engine/train_checkpoint.h"
@@ -50,7 +50,7 @@ void apply_cli_to_config(const TrainArgs& a, bool resume_given, ConfigNode* cfg)
   ConfigNode& c = *cfg;
   if (!a.work_dir.empty()) c["work_dir"] = a.work_dir;
   else if (!c.contains("work_dir") || c["work_dir"].is_null())
-    c["work_dir"] = (fs::path("work_dirs") / file_stem(a.config)).string();
+    c["work_dir"] = (fs::path("work_dirs") / fs::path(a.config).stem()).string();
   if (a.amp) {
     ConfigNode& ow = c["optim_wrapper"];
     if (ow.is_object() && ow.value("type", "") == "AmpOptimWrapper") {
@@ -141,7 +141,7 @@ void run_train(const TrainArgs& a, bool resume_given) {
   if (dist::is_main()) lock = WorkDirLock::acquire(work_dir);
   if (dist::is_main()) {
     fs::create_directories(work_dir);
-    const std::string dumped = (fs::path(work_dir) / (file_stem(a.config) + ".yaml")).string();
+    const std::string dumped = (fs::path(work_dir) / (fs::path(a.config).stem().string() + ".yaml")).string();
     save_config(cfg, dumped);
     log_info("train: config written to ", dumped);
   }
@@ -175,12 +175,11 @@ void run_train(const TrainArgs& a, bool resume_given) {
   std::shared_ptr<DetectorImpl> model = build_model(spec);
   log_info("train: ", model_kind_name(spec.kind), " with ", count_parameters(*model), " parameters");
   if (load_from && !load_from->empty() && !resume) {
-    WeightsFileOptions wo;
-    wo.strict = false;  // mmengine's load_from: partial loads are allowed (reported below)
-    wo.config = a.config;
-    const LoadReport rep = load_weights_file(*model, *load_from, wo);
-    log_info("train: load_from ", *load_from, ": ", rep.loaded, " tensors loaded");
-    if (!rep.ok()) log_warning("train: load_from ", *load_from, ": ", rep.summary());
+    // mmengine's load_from: non-strict, what does not fit is reported.
+    LoadWeightsOptions lo;
+    lo.strict = false;
+    lo.target = str_cat("the ", model_kind_name(spec.kind), " model of ", a.config);
+    load_weights(*model, *load_from, lo);
   }
 
   // ---- data

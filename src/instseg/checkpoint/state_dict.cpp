@@ -49,9 +49,9 @@ std::string LoadReport::summary(size_t max_names) const {
 
 namespace {
 
-// The report of loading state_dict into module, and the copies it implies.
-LoadReport plan_load(const torch::nn::Module& module, const TensorDict& state_dict,
-                     std::vector<std::pair<at::Tensor, at::Tensor>>* copies) {
+// The report, and the (destination, source) pairs of the keys that match.
+LoadReport match_state_dict(const torch::nn::Module& module, const TensorDict& state_dict,
+                            std::vector<std::pair<at::Tensor, at::Tensor>>* copies) {
   TensorDict own = module_state_dict(module);
   LoadReport r;
   for (const auto& kv : own) {
@@ -65,28 +65,31 @@ LoadReport plan_load(const torch::nn::Module& module, const TensorDict& state_di
                              " vs model " + shape_str(kv.second.sizes()));
       continue;
     }
-    copies->emplace_back(kv.second, src);
+    if (copies) copies->emplace_back(kv.second, src);
   }
   for (const auto& kv : state_dict)
     if (!own.contains(kv.first)) r.unexpected.push_back(kv.first);
   return r;
 }
 
-LoadReport copy_planned(LoadReport r, std::vector<std::pair<at::Tensor, at::Tensor>>& copies) {
+}  // namespace
+
+LoadReport compare_state_dict(const torch::nn::Module& module, const TensorDict& state_dict) {
+  LoadReport r = match_state_dict(module, state_dict, nullptr);
+  r.loaded = module_state_dict(module).size() - r.missing.size() - r.mismatched.size();
+  return r;
+}
+
+LoadReport load_state_dict_into(torch::nn::Module& module, const TensorDict& state_dict, bool strict) {
+  std::vector<std::pair<at::Tensor, at::Tensor>> copies;  // (destination, source)
+  LoadReport r = match_state_dict(module, state_dict, &copies);
+  if (strict && !r.ok()) fail("load_state_dict (strict): ", r.summary());
   torch::NoGradGuard no_grad;
   for (auto& c : copies) c.first.copy_(c.second);
   r.loaded = copies.size();
   return r;
 }
 
-}  // namespace
-
-LoadReport load_state_dict_into(torch::nn::Module& module, const TensorDict& state_dict, bool strict) {
-  std::vector<std::pair<at::Tensor, at::Tensor>> copies;  // (destination, source)
-  LoadReport r = plan_load(module, state_dict, &copies);
-  if (strict && !r.ok()) fail("load_state_dict (strict): ", r.summary());
-  return copy_planned(std::move(r), copies);
-}
 
 std::vector<std::string> nonfinite_tensors(const TensorDict& state_dict) {
   std::vector<std::string> bad;
@@ -107,31 +110,6 @@ void check_finite_weights(const TensorDict& weights, const std::string& path) {
   names = names.substr(names.find(':') + 2);
   fail(path, ": ", bad.size(), " of ", weights.size(), " tensors contain non-finite values (NaN/inf): ", names,
        " (a diverged training run? this checkpoint cannot give meaningful predictions)");
-}
-
-void check_load_report(const LoadReport& report, const std::string& path, const std::string& config) {
-  if (report.ok()) return;
-  fail(path, ": does not match the model", config.empty() ? std::string() : " of config " + config, ": ",
-       report.summary(), " (a checkpoint of another model or config?)");
-}
-
-LoadReport load_weights_checked(torch::nn::Module& module, const TensorDict& weights, const std::string& path,
-                                const WeightsFileOptions& options) {
-  if (weights.empty()) fail(path, ": no tensors found under 'state_dict', 'model' or the top level");
-  if (!options.allow_nonfinite) check_finite_weights(weights, path);
-  std::vector<std::pair<at::Tensor, at::Tensor>> copies;
-  LoadReport rep = plan_load(module, weights, &copies);
-  if (options.strict) check_load_report(rep, path, options.config);  // before anything is copied
-  return copy_planned(std::move(rep), copies);
-}
-
-LoadReport load_weights_file(torch::nn::Module& module, const std::string& path, const WeightsFileOptions& options,
-                             PthFile* file) {
-  PthFile f = read_pth(path);
-  LoadReport rep =
-      load_weights_checked(module, tensor_entries(find_weights(f.root), /*strip_module=*/true), path, options);
-  if (file) *file = std::move(f);
-  return rep;
 }
 
 }  // namespace instseg

@@ -27,6 +27,9 @@ struct LoadReport {
   std::string summary(size_t max_names = 5) const;
 };
 
+// What load_state_dict_into would load, without copying anything.
+LoadReport compare_state_dict(const torch::nn::Module& module, const TensorDict& state_dict);
+
 // Copies matching entries into the module's parameters and buffers (no_grad, converting dtype
 // and device). With strict, any missing / unexpected / mismatched key throws instseg::Error
 // carrying the summary, before anything is copied.
@@ -35,30 +38,8 @@ LoadReport load_state_dict_into(torch::nn::Module& module, const TensorDict& sta
 // Keys of the floating-point tensors holding NaN or inf, in dict order.
 std::vector<std::string> nonfinite_tensors(const TensorDict& state_dict);
 
-struct WeightsFileOptions {
-  bool strict = true;          // missing / unexpected / shape-mismatched keys are errors
-  std::string config;          // the config the model was built from, for messages ("" = not said)
-  bool allow_nonfinite = false;
-};
-
-// A checkpoint file's weights into `module`: read_pth + find_weights +
-// tensor_entries (a leading "module." stripped) + checks + load_state_dict_into.
-// Every error names the file and the config:
-//   "<ckpt>: does not match the model of config <cfg>: missing 2 keys: ...; shape-mismatched 1 key: ..."
-//   "<ckpt>: 3 of 120 tensors contain non-finite values (NaN/inf): a.weight, ..."
-// With strict = false the mismatches are only reported (LoadReport). `file`
-// (optional) receives the parsed file (meta, other entries).
-LoadReport load_weights_file(torch::nn::Module& module, const std::string& path,
-                             const WeightsFileOptions& options = {}, PthFile* file = nullptr);
-
-// The same for weights already read from `path` (tensor_entries of its weights dict).
-LoadReport load_weights_checked(torch::nn::Module& module, const TensorDict& weights, const std::string& path,
-                                const WeightsFileOptions& options = {});
-
-// Throws the error above for a LoadReport that is not ok() (used by
-// load_weights_file and the training checkpoint loader).
-void check_load_report(const LoadReport& report, const std::string& path, const std::string& config);
-// Throws the non-finite error above when any tensor of `weights` holds NaN/inf.
+// Throws "<path>: 3 of 120 tensors contain non-finite values (NaN/inf): a.weight, ..."
+// when any floating-point tensor of `weights` holds NaN/inf (a diverged run's checkpoint).
 void check_finite_weights(const TensorDict& weights, const std::string& path);
 
 }  // namespace instseg

@@ -1,5 +1,6 @@
 #include "instseg/engine/train_checkpoint.h"
 
+#include "instseg/checkpoint/load_weights.h"
 #include "instseg/checkpoint/pth_reader.h"
 #include "instseg/checkpoint/pth_writer.h"
 #include "instseg/checkpoint/state_dict.h"
@@ -235,9 +236,13 @@ TrainingState load_training_checkpoint(const std::string& path, torch::nn::Modul
   if (const PyValue* sd = meta.get("seed")) st.seed = sd->as_int();
   if (const PyValue* w = meta.get("world_size")) st.world_size = w->as_int();
 
-  WeightsFileOptions wo;
-  wo.strict = strict;
-  load_weights_checked(model, tensor_entries(find_weights(root), true), path, wo);
+  // Strict: an error naming the file before anything is copied; non-finite
+  // weights are refused either way (a resumed run would only produce NaN).
+  LoadWeightsOptions lo;
+  lo.strict = strict;
+  lo.target = "the model being trained";
+  lo.log = false;
+  load_weights(model, file, lo);
   load_optimizer_state(opt, need(root, "optimizer", path));
   if (scaler && scaler->enabled()) {
     if (const PyValue* sc = root.get("grad_scaler"))

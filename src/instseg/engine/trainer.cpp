@@ -5,6 +5,7 @@
 #include "instseg/core/log.h"
 #include "instseg/core/progress.h"
 #include "instseg/engine/distributed.h"
+#include "instseg/engine/evaluate.h"
 #include "instseg/engine/grad_clip.h"
 #include "instseg/engine/metrics_log.h"
 #include "instseg/engine/tfevents.h"
@@ -38,16 +39,6 @@ std::string timestamp_dir() {
 
 at::Tensor to_dev(const at::Tensor& t, const c10::Device& d) {
   return t.defined() ? t.to(d, /*non_blocking=*/true) : t;
-}
-
-Instances instances_to_cpu(const Instances& in) {
-  Instances o = in;
-  const c10::Device cpu(c10::kCPU);
-  o.labels = to_dev(in.labels, cpu);
-  o.scores = to_dev(in.scores, cpu);
-  o.bboxes = to_dev(in.bboxes, cpu);
-  o.masks = to_dev(in.masks, cpu);
-  return o;
 }
 
 }  // namespace
@@ -351,36 +342,13 @@ void Trainer::train() {
 
 Metrics Trainer::evaluate() {
   if (!val_ || !evaluator_) return {};
-  at::NoGradGuard ng;
-  model_->eval();
-  evaluator_->reset();
-  val_->start_epoch(0, 0);
-  const int64_t n = val_->batches_per_epoch();
-  std::unique_ptr<ProgressBar> bar;
-  if (options_.progress_bar && dist::is_main()) bar = std::make_unique<ProgressBar>(n, "val");
-  const double t_start = now_s();
-  double data_time = 0;
-  int64_t done = 0;
-  for (;;) {
-    const double t0 = now_s();
-    optional<Batch> b = val_->next();
-    if (!b) break;
-    data_time += now_s() - t0;
-    Batch db = batch_to_device(*b, options_.device);
-    std::vector<Instances> preds = model_->predict(db);
-    for (auto& p : preds) p = instances_to_cpu(p);
-    evaluator_->process(*b, preds);
-    ++done;
-    if (bar) bar->update(1);
-  }
-  if (bar) bar->finish();
-  if (dist::world_size() > 1) {
-    std::vector<std::string> parts = dist::gather_bytes(evaluator_->dump_partial());
-    for (size_t r = 1; r < parts.size(); ++r) evaluator_->merge_partial(parts[r]);
-  }
-  Metrics metrics;
-  if (dist::is_main()) metrics = evaluator_->compute();
-  const double elapsed = now_s() - t_start;
+  EvaluationLoopOptions lo;
+  lo.progress_bar = options_.progress_bar;
+  lo.title = "val";
+  const EvaluationRun run = run_evaluation(*model_, options_.device, *val_, *evaluator_, lo);
+  const Metrics& metrics = run.metrics;
+  const int64_t done = run.batches, n = run.expected_batches;
+  const double data_time = run.data_time, elapsed = run.seconds;
   if (dist::is_main()) {
     // mmengine's order: the evaluator's metrics as produced, then data_time, time.
     Scalars vals(metrics.begin(), metrics.end());

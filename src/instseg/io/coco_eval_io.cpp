@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <thread>
 
+#include "instseg/core/log.h"
 #include "instseg/core/threads.h"
 
 namespace instseg {
@@ -208,6 +210,28 @@ std::vector<CocoEvalReport> evaluate_coco(const CocoFile& gt, const std::vector<
     r.copypaste = ev.copypaste_line();
     if (per_category) r.category_table = ev.per_category_table(coco_category_names_sorted(gt));
     out.push_back(std::move(r));
+  }
+  return out;
+}
+
+CocoEvalOutcome evaluate_coco_report(const CocoFile& gt, const std::vector<CocoResult>& results,
+                                     const std::string& res_name, const CocoEvalRequest& req) {
+  CocoEvalOutcome out;
+  for (const eval::IouType type : req.types) {
+    const auto t0 = std::chrono::steady_clock::now();
+    LoadResOptions opt;
+    opt.ignore_bbox = type == eval::IouType::segm && req.segm_area_from_mask;
+    CocoEvalReport r =
+        evaluate_coco(gt, results, res_name, {type}, opt, req.classwise, req.threads, req.max_dets).front();
+    log_info("COCO evaluation: ", eval::iou_type_name(type), " in ",
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), " s");
+    out.text += req.style == CocoEvalRequest::Style::mmdet
+                    ? str_cat("Evaluating ", eval::iou_type_name(type), "...\n")
+                    : str_cat("Evaluate annotation type *", eval::iou_type_name(type), "*\n");
+    out.text += r.summary;
+    if (req.classwise) out.text += r.category_table;
+    out.text += r.copypaste + "\n";
+    out.reports.push_back(std::move(r));
   }
   return out;
 }

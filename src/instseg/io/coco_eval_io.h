@@ -68,4 +68,34 @@ std::vector<CocoEvalReport> evaluate_coco(const CocoFile& gt, const std::vector<
                                           const LoadResOptions& opt = {}, bool per_category = false,
                                           int threads = 0, const std::vector<int64_t>& max_dets = {});
 
+// What to evaluate and how to word it: the one evaluate-and-print path of
+// `instseg eval`, `instseg test` and the training validation
+// (CocoMetricEvaluator in io/engine_adapters.h).
+struct CocoEvalRequest {
+  std::vector<eval::IouType> types{eval::IouType::segm};  // evaluated and reported in this order
+  // segm: drop the results' boxes first, so that detection areas (the area
+  // ranges) come from the masks, as mmdet's CocoMetric does; pycocotools'
+  // loadRes takes them from the boxes when there are any.
+  bool segm_area_from_mask = false;
+  bool classwise = false;         // the per-category AP table too
+  int threads = 0;                // COCOeval threads (<= 0: every CPU)
+  std::vector<int64_t> max_dets;  // params.maxDets (empty: pycocotools' 1, 10, 100)
+  // The header of each type's block: mmdet's CocoMetric "Evaluating segm..."
+  // or pycocotools' "Evaluate annotation type *segm*".
+  enum class Style { mmdet, pycocotools };
+  Style style = Style::mmdet;
+};
+
+struct CocoEvalOutcome {
+  std::vector<CocoEvalReport> reports;  // one per requested type, in order
+  // What the commands print: per type the header, summarize()'s 12 lines,
+  // the per-category table (classwise) and the "<type>_mAP_copypaste:" line.
+  std::string text;
+};
+
+// evaluate_coco for each type of the request (logging each type's time) and
+// the printed report. `res_name` names the results in error messages.
+CocoEvalOutcome evaluate_coco_report(const CocoFile& gt, const std::vector<CocoResult>& results,
+                                     const std::string& res_name, const CocoEvalRequest& request);
+
 }  // namespace instseg

@@ -42,6 +42,19 @@ namespace {
 
 double round3(double v) { return std::round(v * 1000.0) / 1000.0; }
 
+// mmdet's CocoMetric.results2json with outfile_prefix: <prefix>.bbox.json
+// (boxes only) and, for segm, <prefix>.segm.json (boxes and masks).
+void write_prefixed_results(const std::string& prefix, const std::vector<CocoResult>& results, bool segm) {
+  std::vector<CocoResult> boxes_only = results;
+  for (auto& r : boxes_only) r.segmentation = CocoSegmentation{};
+  save_results_json(prefix + ".bbox.json", boxes_only);
+  log_info("CocoMetric: wrote ", prefix, ".bbox.json");
+  if (segm) {
+    save_results_json(prefix + ".segm.json", results);
+    log_info("CocoMetric: wrote ", prefix, ".segm.json");
+  }
+}
+
 }  // namespace
 
 std::vector<std::pair<std::string, double>> coco_metric_values(eval::IouType type,
@@ -105,6 +118,13 @@ Metrics CocoMetricEvaluator::compute() {
   last_report_.clear();
   log_info("CocoMetric: ", res.size(), " detections on ", per_image_.size(), " images (", gt_.images.size(),
            " in ", options_.ann_file, ")");
+  const bool segm =
+      std::find(options_.metrics.begin(), options_.metrics.end(), eval::IouType::segm) != options_.metrics.end();
+  if (!options_.outfile_prefix.empty()) write_prefixed_results(options_.outfile_prefix, res, segm);
+  if (options_.format_only) {
+    log_info("CocoMetric: format_only: results written to ", options_.outfile_prefix, ".*.json, no evaluation");
+    return metrics;
+  }
   if (res.empty()) {
     // mmdet logs "The testing results of the whole dataset is empty." and
     // reports nothing; zeros keep the metric curves continuous.
@@ -113,20 +133,18 @@ Metrics CocoMetricEvaluator::compute() {
       for (const auto& kv : coco_metric_values(t, std::array<double, 12>{})) metrics.set(kv.first, 0.0);
     return metrics;
   }
-  for (const eval::IouType type : options_.metrics) {
-    LoadResOptions opt;
-    // mmdet's CocoMetric drops the boxes for segm: the area ranges use mask areas.
-    opt.ignore_bbox = type == eval::IouType::segm;
-    const auto reports = evaluate_coco(gt_, res, "<validation results>", {type}, opt, options_.classwise,
-                                       options_.threads, options_.proposal_nums);
-    const CocoEvalReport& r = reports.front();
-    std::string text = std::string("Evaluating ") + eval::iou_type_name(type) + "...\n" + r.summary;
-    if (options_.classwise) text += r.category_table;
-    text += r.copypaste;
-    log_info(text);
-    last_report_ += text + "\n";
-    for (const auto& kv : coco_metric_values(type, r.stats)) metrics.set(kv.first, kv.second);
-  }
+  CocoEvalRequest req;
+  req.types = options_.metrics;
+  req.segm_area_from_mask = true;  // mmdet's CocoMetric drops the boxes for segm: the area ranges use mask areas
+  req.classwise = options_.classwise;
+  req.threads = options_.threads;
+  req.max_dets = options_.proposal_nums;
+  req.style = CocoEvalRequest::Style::mmdet;
+  const CocoEvalOutcome outcome = evaluate_coco_report(gt_, res, options_.results_name, req);
+  last_report_ = outcome.text;
+  if (options_.log_report) log_info(outcome.text.substr(0, outcome.text.size() - 1));  // without the last newline
+  for (const CocoEvalReport& r : outcome.reports)
+    for (const auto& kv : coco_metric_values(r.type, r.stats)) metrics.set(kv.first, kv.second);
   return metrics;
 }
 

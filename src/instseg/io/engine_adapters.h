@@ -57,11 +57,21 @@ struct CocoMetricOptions {
   bool bbox_from_mask = false;
   // CocoMetric's proposal_nums -> COCOeval params.maxDets (see mmdet_proposal_nums()).
   std::vector<int64_t> proposal_nums{100, 300, 1000};
+  // CocoMetric's outfile_prefix: compute() writes <prefix>.bbox.json (boxes
+  // only) and, with segm, <prefix>.segm.json. format_only: only that, no
+  // evaluation (compute() returns no metrics).
+  std::string outfile_prefix;
+  bool format_only = false;
+  // Log the report (validation); off when the caller prints last_report()
+  // itself (`instseg test` prints it to stdout).
+  bool log_report = true;
+  std::string results_name = "<results>";  // names the results in error messages
 };
 
 // mmdetection's CocoMetric: collects every image's detections (once per image
-// id: the sampler's padding repeats images on some ranks), then runs the COCO
-// evaluation (pycocotools-exact, io/coco_eval_io.h) with maxDets =
+// id: the sampler's padding repeats images on some ranks), writes them when
+// asked (outfile_prefix), then runs the COCO evaluation (pycocotools-exact,
+// evaluate_coco_report in io/coco_eval_io.h) with maxDets =
 // proposal_nums and returns, for each metric type in options order,
 //   coco/<type>_mAP, coco/<type>_mAP_50, _mAP_75, _mAP_s, _mAP_m, _mAP_l
 // rounded to 3 decimals like mmdet, in that order; the 12-line summaries and

@@ -167,4 +167,18 @@ at::Tensor cv_resize_bilinear_u8_stack(const at::Tensor& src, int64_t out_h, int
   return out.to(src.device());
 }
 
+void keep_ratio_size(int64_t w, int64_t h, int64_t scale_w, int64_t scale_h, int64_t* new_w, int64_t* new_h) {
+  INSTSEG_CHECK(w > 0 && h > 0, "rescale_size: empty image ", w, "x", h);
+  // Python floats are doubles: the same expression gives the same rounding.
+  const double long_edge = static_cast<double>(std::max(scale_w, scale_h));
+  const double short_edge = static_cast<double>(std::min(scale_w, scale_h));
+  const double factor = std::min(long_edge / static_cast<double>(std::max(h, w)),
+                                 short_edge / static_cast<double>(std::min(h, w)));
+  // int(x * factor + 0.5) as mmcv's _scale_size, but at least 1 px: for a
+  // 1 x 4000 image mmcv computes a width of int(0.33 + 0.5) = 0 and cv2.resize
+  // then fails; every size mmcv can produce is unchanged.
+  *new_w = std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(w) * factor + 0.5));
+  *new_h = std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(h) * factor + 0.5));
+}
+
 }  // namespace instseg

@@ -24,6 +24,13 @@ at::Tensor cv_resize_bilinear_u8(const at::Tensor& src, int64_t out_h, int64_t o
 // [N,out_h,out_w], each plane resized as cv_resize_bilinear_u8 does.
 at::Tensor cv_resize_bilinear_u8_stack(const at::Tensor& src, int64_t out_h, int64_t out_w);
 
+// mmcv.rescale_size for a keep-ratio Resize(scale=(scale_w, scale_h)): the
+// output size of a w x h image scaled by min(long / max(h, w), short / min(h, w))
+// with long, short = max / min of the scale pair, rounded as int(x + 0.5).
+// Used by both the OpenCV pipeline (io/transforms) and the LibTorch-only
+// inference preprocessing (inference/preprocess).
+void keep_ratio_size(int64_t w, int64_t h, int64_t scale_w, int64_t scale_h, int64_t* new_w, int64_t* new_h);
+
 // mmcv.imrescale's output size for a scale factor: (int(h*s+0.5), int(w*s+0.5)).
 void cv_rescale_size(int64_t h, int64_t w, double scale, int64_t* out_h, int64_t* out_w);
 

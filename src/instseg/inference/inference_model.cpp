@@ -1,0 +1,36 @@
+#include "instseg/inference/inference_model.h"
+
+#include "instseg/core/check.h"
+#include "instseg/core/log.h"
+
+namespace instseg {
+
+void prepare_for_inference(DetectorImpl& model, const c10::Device& device) {
+  model.eval();
+  model.to(device);
+}
+
+InferenceModel load_inference_model(const ModelSpec& spec, const std::string& checkpoint, const c10::Device& device,
+                                    const std::string& config_name) {
+  InferenceModel m;
+  m.spec = spec;
+  m.device = device;
+  m.model = build_model(spec);
+  LoadWeightsOptions lo;
+  lo.strict = true;
+  lo.target = str_cat("the ", model_kind_name(spec.kind), " model", config_name.empty() ? "" : " of ", config_name);
+  m.weights = load_weights(*m.model, checkpoint, lo);
+  const std::vector<std::string>& names = m.weights.dataset_meta.classes;
+  if (static_cast<int64_t>(names.size()) == m.model->num_classes()) {
+    m.model->set_class_names(names);
+  } else if (!names.empty()) {
+    log_warning(checkpoint, ": meta.dataset_meta.classes has ", names.size(), " names for a model with ",
+                m.model->num_classes(), " classes; not used");
+  }
+  prepare_for_inference(*m.model, device);
+  log_info(model_kind_name(spec.kind), config_name.empty() ? "" : " from ", config_name, ": running on ",
+           device.str());
+  return m;
+}
+
+}  // namespace instseg

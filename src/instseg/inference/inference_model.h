@@ -1,0 +1,41 @@
+// A detector ready for inference: built from its options, weights loaded
+// strictly (checkpoint/load_weights.h), prepared for inference, on a device.
+//
+//   InferenceModel m = load_inference_model(spec, "solov2.pth", parse_device("auto"), "configs/x.yaml");
+//   std::vector<Instances> dets = predict_batch(*m.model, batch, m.device);
+//
+// prepare_for_inference() is the one place where a loaded model is turned
+// into an inference model: every inference user (predict, test, Predictor,
+// bench) goes through it, so inference-only graph work (e.g. folding frozen
+// BatchNorm into convolutions) belongs there, never in training or in the
+// state dict that checkpoints save.
+#pragma once
+#include "instseg/checkpoint/load_weights.h"
+#include "instseg/models/detector.h"
+#include "instseg/models/model.h"
+
+#include <c10/core/Device.h>
+
+#include <memory>
+#include <string>
+
+namespace instseg {
+
+struct InferenceModel {
+  std::shared_ptr<DetectorImpl> model;  // eval mode, on `device`, weights loaded
+  c10::Device device = c10::Device(c10::kCPU);
+  ModelSpec spec;
+  LoadedWeights weights;  // where they came from, the load report, the checkpoint's dataset_meta
+};
+
+// Eval mode (BatchNorm running statistics, no dropout) and moved to `device`.
+void prepare_for_inference(DetectorImpl& model, const c10::Device& device);
+
+// build_model(spec) + load_weights(strict) + prepare_for_inference. When the
+// checkpoint's meta.dataset_meta.classes has num_classes() names, they become
+// the model's class_names(). `config_name` names the config in messages
+// ("the SOLOv2 model of <config_name>").
+InferenceModel load_inference_model(const ModelSpec& spec, const std::string& checkpoint, const c10::Device& device,
+                                    const std::string& config_name = "");
+
+}  // namespace instseg
