@@ -1,6 +1,7 @@
 #include "instseg/queryinst/sparse_roi_head.h"
 
 #include "instseg/core/check.h"
+#include "instseg/engine/dist_hooks.h"
 #include "instseg/losses/box_losses.h"
 #include "instseg/losses/dice_loss.h"
 #include "instseg/losses/focal_loss.h"
@@ -20,6 +21,15 @@ at::Tensor batch_rois(const at::Tensor& boxes) {
   const int64_t b = boxes.size(0), n = boxes.size(1);
   auto idx = at::arange(b, boxes.options()).view({b, 1, 1}).expand({b, n, 1});
   return at::cat({idx, boxes}, 2).view({b * n, 5});
+}
+
+// mmdetection's avg_factor = reduce_mean(num_pos) in DIIHead and
+// DynamicMaskHead: the mean over ranks of a float32 count (divided by the
+// world size, then all-reduced), so that with data-parallel gradient
+// averaging N processes train as one process with the global batch. The
+// engine installs the all-reduce (engine/dist_hooks.h); one process: num_pos.
+double mean_over_ranks(int64_t num_pos) {
+  return reduce_mean(at::scalar_tensor(static_cast<double>(num_pos), at::kFloat)).item<double>();
 }
 }  // namespace
 
@@ -142,7 +152,7 @@ LossMap SparseRoIHeadImpl::loss(const std::vector<at::Tensor>& feats, const at::
     // 2. Box losses, normalised by the (all-reduced) number of positives.
     auto pos = pos_flat.empty() ? at::zeros({0}, labels.options()) : at::cat(pos_flat);
     const int64_t num_pos = pos.numel();
-    const double avg_factor = reduce_mean(static_cast<double>(num_pos));
+    const double avg_factor = mean_over_ranks(num_pos);
     losses.set(p + "loss_cls", sigmoid_focal_loss(cls_flat, labels, focal, {}, avg_factor) * w);
     if (num_pos > 0) {
       auto pos_cls = cls_flat.detach().index_select(0, pos);
@@ -167,7 +177,7 @@ LossMap SparseRoIHeadImpl::loss(const std::vector<at::Tensor>& feats, const at::
         auto preds = mask_forward(s, feats, at::cat(pos_rois), at::cat(pos_attn));
         auto lab = at::cat(pos_labels);
         auto sel = preds.index({at::arange(preds.size(0), lab.options()), lab}).sigmoid();
-        const double mavg = std::max(reduce_mean(static_cast<double>(num_pos)), 1.0);
+        const double mavg = std::max(mean_over_ranks(num_pos), 1.0);
         losses.set(p + "loss_mask",
                    dice_loss(sel, at::cat(mask_tgts).to(sel.device()), dice, {}, mavg) * w);
       } else {

@@ -20,7 +20,6 @@
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/pimpl.h>
 
-#include <functional>
 #include <vector>
 
 namespace instseg {
@@ -70,6 +69,8 @@ class SparseRoIHeadImpl : public torch::nn::Module {
   // capture (optional) receives "queryinst.stage{s}.assigned_gt_inds" [B*N].
   // As in mmdet, loss_cls is divided by (num_pos + float eps): a batch with no
   // GT at all gets a very large class loss (mmdet behaviour, kept for parity).
+  // num_pos is mmdet's reduce_mean(num_pos), the mean over the ranks of a
+  // distributed run (engine/dist_hooks.h): N processes train as one.
   LossMap loss(const std::vector<at::Tensor>& feats, const at::Tensor& proposals,
                const at::Tensor& features, const at::Tensor& imgs_whwh,
                const std::vector<GtInstances>& gts, const std::vector<ImageMeta>& metas,
@@ -83,10 +84,6 @@ class SparseRoIHeadImpl : public torch::nn::Module {
                                  TensorDict* capture = nullptr);
 
   const SparseRoIHeadOptions& options() const { return options_; }
-
-  // Mean over processes of a count (distributed training sets this to an
-  // all-reduce; identity by default), mmdet's reduce_mean.
-  std::function<double(double)> reduce_mean = [](double v) { return v; };
 
   torch::nn::ModuleList bbox_head{nullptr};  // DIIHead x num_stages
   torch::nn::ModuleList mask_head{nullptr};  // DynamicMaskHead x num_stages (with_mask)
