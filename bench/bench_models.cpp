@@ -251,7 +251,7 @@ Variant make_variant(const std::string& name) {
     // mmdet solov2-light_r18_fpn_ms-3x_coco (test scale (768, 448)).
     v.spec.kind = ModelKind::solov2;
     SOLOv2Options& o = v.spec.solov2;
-    o.backbone.depth = 18;
+    o.backbone.resnet.depth = 18;
     o.neck.in_channels = {64, 128, 256, 512};
     o.mask_head.stacked_convs = 2;
     o.mask_head.feat_channels = 256;
@@ -265,9 +265,9 @@ Variant make_variant(const std::string& name) {
     // (1333, 800)).
     v.spec.kind = ModelKind::solov2;
     SOLOv2Options& o = v.spec.solov2;
-    o.backbone.depth = 101;
-    o.backbone.dcn_type = "DCNv2";
-    o.backbone.stage_with_dcn = {false, true, true, true};
+    o.backbone.resnet.depth = 101;
+    o.backbone.resnet.dcn_type = "DCNv2";
+    o.backbone.resnet.stage_with_dcn = {false, true, true, true};
     o.mask_head.dcn_type = "DCNv2";
     o.mask_head.dcn_apply_to_all_conv = true;
     o.mask_head.mask_feature_head.conv_type = "DCNv2";

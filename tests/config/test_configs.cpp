@@ -16,6 +16,7 @@
 #include "instseg/config/build_engine.h"
 #include "instseg/config/build_model.h"
 #include "instseg/config/config_tree.h"
+#include "instseg/config/overrides.h"
 #include "instseg/config/top_level.h"
 #include "instseg/models/model.h"
 #include "instseg/checkpoint/state_dict.h"
@@ -159,6 +160,22 @@ TEST(Configs, ModelClassNames) {
   EXPECT_EQ(nuclei->class_names(), std::vector<std::string>{"nucleus"});
   nuclei->set_class_names({});
   EXPECT_EQ(nuclei->class_names(), std::vector<std::string>{"0"});
+}
+
+// The neck's in_channels are checked against the backbone's ShapeSpecs when
+// the model is built: a ResNet-18 under R50's FPN fails with the fix.
+TEST(Configs, NeckInChannelsCheckedAgainstBackbone) {
+  ConfigNode cfg = load_config(std::string(INSTSEG_SOURCE_DIR) + "/configs/solov2/solov2-light_r18_fpn_nuclei.yaml");
+  apply_overrides(cfg, {"model.neck.in_channels=[256,512,1024,2048]"});
+  try {
+    build_model(model_spec_from(cfg));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("SOLOv2: neck.in_channels [256, 512, 1024, 2048] do not match the "
+                                         "backbone's output channels [64, 128, 256, 512] (ResNet-18)"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 // The hyperparameters that distinguish the recipes (mmdetection's values).

@@ -13,10 +13,10 @@ namespace instseg::test {
 
 QueryInstOptions queryinst_fixture_options() {
   QueryInstOptions o;
-  o.backbone.depth = 18;
-  o.backbone.base_channels = 16;
-  o.backbone.frozen_stages = 1;
-  o.backbone.norm_eval = true;
+  o.backbone.resnet.depth = 18;
+  o.backbone.resnet.base_channels = 16;
+  o.backbone.resnet.frozen_stages = 1;
+  o.backbone.resnet.norm_eval = true;
   o.neck.in_channels = {16, 32, 64, 128};
   o.neck.out_channels = 64;
   o.neck.num_outs = 4;

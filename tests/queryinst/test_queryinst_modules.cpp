@@ -186,7 +186,7 @@ TEST(QueryInstContract, OneGtGivesAllLossesAndGradients) {
   total.backward();
   EXPECT_TRUE(s.model->rpn_head->init_proposal_features->weight.grad().defined());
   EXPECT_TRUE(s.model->rpn_head->init_proposal_bboxes->weight.grad().defined());
-  EXPECT_FALSE(s.model->backbone->conv1->weight.grad().defined());  // frozen stem
+  EXPECT_FALSE(s.model->named_parameters()["backbone.conv1.weight"].grad().defined());  // frozen stem
 }
 
 TEST(QueryInstContract, TrainsUnderCpuBf16Autocast) {

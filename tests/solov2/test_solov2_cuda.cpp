@@ -22,9 +22,9 @@ namespace {
 
 SOLOv2Options small_options() {
   SOLOv2Options o;
-  o.backbone.depth = 18;
-  o.backbone.base_channels = 16;
-  o.backbone.frozen_stages = 1;
+  o.backbone.resnet.depth = 18;
+  o.backbone.resnet.base_channels = 16;
+  o.backbone.resnet.frozen_stages = 1;
   o.neck.in_channels = {16, 32, 64, 128};
   o.neck.out_channels = 64;
   o.neck.num_outs = 5;

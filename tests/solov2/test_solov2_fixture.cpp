@@ -23,9 +23,9 @@ std::string fx(const std::string& name) { return test::shared_path("fixtures/sol
 
 SOLOv2Options fixture_options() {
   SOLOv2Options o;
-  o.backbone.depth = 18;
-  o.backbone.base_channels = 16;
-  o.backbone.frozen_stages = 1;
+  o.backbone.resnet.depth = 18;
+  o.backbone.resnet.base_channels = 16;
+  o.backbone.resnet.frozen_stages = 1;
   o.neck.in_channels = {16, 32, 64, 128};
   o.neck.out_channels = 64;
   o.neck.num_outs = 5;

@@ -177,6 +177,12 @@ std::vector<int64_t> ResNetImpl::out_channels() const {
   return c;
 }
 
+std::vector<ShapeSpec> ResNetImpl::output_shapes() const {
+  std::vector<ShapeSpec> s;
+  for (int64_t i : out_stages_) s.push_back({stage_channels_[i], stage_strides_[i]});
+  return s;
+}
+
 std::vector<int64_t> ResNetImpl::out_strides() const {
   std::vector<int64_t> s;
   for (int64_t i : out_stages_) s.push_back(stage_strides_[i]);

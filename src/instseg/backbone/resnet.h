@@ -25,20 +25,22 @@
 #include <cstdint>
 #include <vector>
 
+#include "instseg/backbone/backbone.h"
 #include "instseg/backbone/options.h"
 
 namespace instseg {
 
-class ResNetImpl : public torch::nn::Module {
+class ResNetImpl : public BackboneImpl {
  public:
   explicit ResNetImpl(const ResNetOptions& options);
 
   // x: [N,in_channels,H,W] -> the outputs of the stages in out_indices, in stage order;
   // stage i: [N,out_channels()[j],H/stride_i,W/stride_i] (strides 4,8,16,32 by default,
   // spatial sizes rounded up at every stride-2 layer: (n + 1) / 2).
-  std::vector<at::Tensor> forward(const at::Tensor& x);
+  std::vector<at::Tensor> forward(const at::Tensor& x) override;
 
   // Channels / total strides of the outputs (aligned with forward()'s result).
+  std::vector<ShapeSpec> output_shapes() const override;
   std::vector<int64_t> out_channels() const;
   std::vector<int64_t> out_strides() const;
 

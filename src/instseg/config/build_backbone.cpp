@@ -15,6 +15,18 @@ void require_null(ConfigReader& r, const std::string& key, const char* why) {
 
 }  // namespace
 
+BackboneSpec backbone_spec_from(ConfigReader& r) {
+  BackboneSpec spec;
+  // One entry per BackboneKind (backbone/build_backbone.h). mmdet's ResNeXt
+  // is its ResNet with grouped Bottlenecks (groups, base_width): the same kind.
+  const std::string type = r.expect_type({"ResNet", "ResNeXt"});
+  if (type == "ResNet" || type == "ResNeXt") spec.kind = BackboneKind::resnet;
+  switch (spec.kind) {
+    case BackboneKind::resnet: spec.resnet = resnet_options_from(r); break;
+  }
+  return spec;
+}
+
 ResNetOptions resnet_options_from(ConfigReader& r) {
   const std::string type = r.expect_type({"ResNet", "ResNeXt"});
   ResNetOptions o;
@@ -144,6 +156,13 @@ FPNOptions fpn_options_from(ConfigReader& r) {
   o.norm_num_groups = norm.num_groups;
   o.act = act_cfg_from(r, "act_cfg", "none");
   read_init_cfg(r);  // Xavier by default; instseg's FPN initialises itself
+  return o;
+}
+
+BackboneSpec backbone_spec_from(const ConfigNode& cfg, const std::string& path) {
+  ConfigReader r(cfg, path);
+  auto o = backbone_spec_from(r);
+  r.finish();
   return o;
 }
 

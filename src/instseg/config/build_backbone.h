@@ -1,7 +1,8 @@
-// mmdetection `model.backbone` (ResNet) and `model.neck` (FPN) dicts ->
-// ResNetOptions / FPNOptions (src/instseg/backbone/options.h).
+// mmdetection `model.backbone` and `model.neck` (FPN) dicts -> BackboneSpec
+// (src/instseg/backbone/build_backbone.h) / FPNOptions.
 //
-//   auto bb = resnet_options_from(cfg["model"]["backbone"], "model.backbone");
+//   BackboneSpec bb = backbone_spec_from(cfg["model"]["backbone"], "model.backbone");
+//   auto r50 = resnet_options_from(cfg["model"]["backbone"], "model.backbone");
 //   auto fpn = fpn_options_from(cfg["model"]["neck"], "model.neck");
 //
 // Every constructor argument of mmdet's ResNet / FPN is accepted. Arguments
@@ -13,16 +14,20 @@
 #pragma once
 #include <string>
 
+#include "instseg/backbone/build_backbone.h"
 #include "instseg/backbone/options.h"
 #include "instseg/config/config_reader.h"
 
 namespace instseg {
 
 // Reads the keys into options; the caller's finish() reports unknown keys.
+// backbone_spec_from switches on `type` (one case per BackboneKind).
+BackboneSpec backbone_spec_from(ConfigReader& r);
 ResNetOptions resnet_options_from(ConfigReader& r);
 FPNOptions fpn_options_from(ConfigReader& r);
 
 // Same on a dict node at `path`, and finish() (unknown keys are errors).
+BackboneSpec backbone_spec_from(const ConfigNode& cfg, const std::string& path);
 ResNetOptions resnet_options_from(const ConfigNode& cfg, const std::string& path);
 FPNOptions fpn_options_from(const ConfigNode& cfg, const std::string& path);
 

@@ -122,7 +122,7 @@ SOLOv2Options solov2_options_from(ConfigReader& m) {
   SOLOv2Options o;
   {
     auto b = m.child("backbone");
-    o.backbone = resnet_options_from(b);
+    o.backbone = backbone_spec_from(b);
     auto n = m.child("neck");
     o.neck = fpn_options_from(n);
   }
@@ -192,7 +192,7 @@ QueryInstOptions queryinst_options_from(ConfigReader& m, bool with_mask) {
   QueryInstOptions o;
   {
     auto b = m.child("backbone");
-    o.backbone = resnet_options_from(b);
+    o.backbone = backbone_spec_from(b);
     auto n = m.child("neck");
     o.neck = fpn_options_from(n);
   }

@@ -1,5 +1,7 @@
 // The interface every model implements, and what the engine and CLI use.
 #pragma once
+#include "instseg/backbone/backbone.h"
+#include "instseg/backbone/fpn.h"
 #include "instseg/core/check.h"
 #include "instseg/structures/class_names.h"
 #include "instseg/structures/instances.h"
@@ -57,6 +59,22 @@ class DetectorImpl : public torch::nn::Module {
  protected:
   void capture(const std::string& name, const at::Tensor& t) {
     if (capture_) capture_->set(name, t.detach());
+  }
+
+  // The extract_feat of every backbone + FPN detector: images [B,3,H,W] ->
+  // the backbone's levels (captured as backbone.c2..) -> the neck's outputs
+  // (captured as neck.p2..), which are returned.
+  std::vector<at::Tensor> backbone_neck_features(BackboneImpl& backbone, FPNImpl& neck, const at::Tensor& images) {
+    INSTSEG_CHECK(images.defined() && images.dim() == 4, "extract_feat: images must be [B,3,H,W], got ",
+                  images.defined() ? images.sizes() : at::IntArrayRef{});
+    const std::vector<at::Tensor> c = backbone.forward(images);
+    if (capture_) {
+      const std::vector<std::string> names = backbone.output_names();
+      for (size_t i = 0; i < c.size(); ++i) capture("backbone." + names[i], c[i]);
+    }
+    std::vector<at::Tensor> p = neck.forward(c);
+    for (size_t i = 0; i < p.size(); ++i) capture("neck.p" + std::to_string(i + 2), p[i]);
+    return p;
   }
   TensorDict* capture_ = nullptr;
 

@@ -11,9 +11,9 @@ namespace instseg {
 
 QueryInstOptions queryinst_r50_fpn_options() {
   QueryInstOptions o;
-  o.backbone.depth = 50;
-  o.backbone.frozen_stages = 1;
-  o.backbone.norm_eval = true;
+  o.backbone.resnet.depth = 50;
+  o.backbone.resnet.frozen_stages = 1;
+  o.backbone.resnet.norm_eval = true;
   o.neck.in_channels = {256, 512, 1024, 2048};
   o.neck.out_channels = 256;
   o.neck.num_outs = 4;
@@ -32,19 +32,15 @@ QueryInstImpl::QueryInstImpl(const QueryInstOptions& options) : options_(options
   INSTSEG_CHECK(!o.roi_head.with_mask || o.roi_head.mask_head.num_classes == o.roi_head.bbox_head.num_classes,
                 "QueryInst: mask_head.num_classes (", o.roi_head.mask_head.num_classes,
                 ") != bbox_head.num_classes (", o.roi_head.bbox_head.num_classes, ")");
-  backbone = register_module("backbone", ResNet(o.backbone));
-  neck = register_module("neck", FPN(o.neck));
+  backbone = register_module("backbone", build_backbone(o.backbone));
+  neck = register_module("neck", FPN(neck_options_for(o.neck, backbone->output_shapes(), "QueryInst",
+                                                      backbone_description(o.backbone))));
   rpn_head = register_module("rpn_head", EmbeddingRPNHead(o.rpn_head));
   roi_head = register_module("roi_head", SparseRoIHead(o.roi_head));
 }
 
 std::vector<at::Tensor> QueryInstImpl::extract_feat(const at::Tensor& images) {
-  INSTSEG_CHECK(images.dim() == 4, "QueryInst: images must be [B,3,H,W], got ", images.sizes());
-  auto c = backbone->forward(images);
-  for (size_t i = 0; i < c.size(); ++i) capture("backbone.c" + std::to_string(i + 2), c[i]);
-  auto p = neck->forward(c);
-  for (size_t i = 0; i < p.size(); ++i) capture("neck.p" + std::to_string(i + 2), p[i]);
-  return p;
+  return backbone_neck_features(*backbone, *neck, images);
 }
 
 namespace {

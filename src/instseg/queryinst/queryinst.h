@@ -5,9 +5,9 @@
 // Registered names = mmdet's top-level keys: backbone, neck, rpn_head,
 // roi_head, so mmdet checkpoints load unchanged.
 #pragma once
+#include "instseg/backbone/build_backbone.h"
 #include "instseg/backbone/fpn.h"
 #include "instseg/backbone/options.h"
-#include "instseg/backbone/resnet.h"
 #include "instseg/models/detector.h"
 #include "instseg/queryinst/embedding_rpn_head.h"
 #include "instseg/queryinst/sparse_roi_head.h"
@@ -17,7 +17,7 @@
 namespace instseg {
 
 struct QueryInstOptions {
-  ResNetOptions backbone{};  // R50, frozen_stages 1, norm_eval
+  BackboneSpec backbone{};  // R50, frozen_stages 1, norm_eval
   FPNOptions neck{};          // {256,512,1024,2048} -> 256, num_outs 4, on_input
   EmbeddingRPNHeadOptions rpn_head{};
   SparseRoIHeadOptions roi_head{};
@@ -45,7 +45,7 @@ class QueryInstImpl : public DetectorImpl {
 
   const QueryInstOptions& options() const { return options_; }
 
-  ResNet backbone{nullptr};
+  std::shared_ptr<BackboneImpl> backbone;  // build_backbone(options.backbone)
   FPN neck{nullptr};
   EmbeddingRPNHead rpn_head{nullptr};
   SparseRoIHead roi_head{nullptr};

@@ -10,17 +10,14 @@
 namespace instseg {
 
 SOLOv2Impl::SOLOv2Impl(const SOLOv2Options& o) : options_(o) {
-  backbone = register_module("backbone", ResNet(o.backbone));
-  neck = register_module("neck", FPN(o.neck));
+  backbone = register_module("backbone", build_backbone(o.backbone));
+  neck = register_module("neck", FPN(neck_options_for(o.neck, backbone->output_shapes(), "SOLOv2",
+                                                      backbone_description(o.backbone))));
   mask_head = register_module("mask_head", SOLOv2Head(o.mask_head));
 }
 
 std::vector<at::Tensor> SOLOv2Impl::extract_feat(const at::Tensor& images) {
-  std::vector<at::Tensor> c = backbone->forward(images);
-  for (size_t i = 0; i < c.size(); ++i) capture("backbone.c" + std::to_string(i + 2), c[i]);
-  std::vector<at::Tensor> p = neck->forward(c);
-  for (size_t i = 0; i < p.size(); ++i) capture("neck.p" + std::to_string(i + 2), p[i]);
-  return p;
+  return backbone_neck_features(*backbone, *neck, images);
 }
 
 SOLOv2HeadOutputs SOLOv2Impl::run_head(const Batch& batch) {

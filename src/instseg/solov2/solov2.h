@@ -4,9 +4,9 @@
 // Official SOLO checkpoints (bbox_head./mask_feat_head.) load after
 // solov2_rename_official_key().
 #pragma once
+#include "instseg/backbone/build_backbone.h"
 #include "instseg/backbone/fpn.h"
 #include "instseg/backbone/options.h"
-#include "instseg/backbone/resnet.h"
 #include "instseg/models/detector.h"
 #include "instseg/solov2/options.h"
 #include "instseg/solov2/solov2_head.h"
@@ -17,10 +17,10 @@
 namespace instseg {
 
 struct SOLOv2Options {
-  ResNetOptions backbone = [] {
-    ResNetOptions o;
-    o.depth = 50;
-    o.frozen_stages = 1;
+  BackboneSpec backbone = [] {
+    BackboneSpec o;
+    o.resnet.depth = 50;
+    o.resnet.frozen_stages = 1;
     return o;
   }();
   FPNOptions neck = [] {
@@ -51,7 +51,7 @@ class SOLOv2Impl : public DetectorImpl {
 
   const SOLOv2Options& options() const { return options_; }
 
-  ResNet backbone{nullptr};
+  std::shared_ptr<BackboneImpl> backbone;  // build_backbone(options.backbone)
   FPN neck{nullptr};
   SOLOv2Head mask_head{nullptr};
 
