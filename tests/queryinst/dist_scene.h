@@ -29,6 +29,10 @@ inline const std::vector<int64_t>& dist_scene_gt_counts() {
 inline QueryInst dist_scene_model() {
   torch::manual_seed(5);
   QueryInst model(queryinst_fixture_options());
+  // float64: 6 cascaded stages amplify float32 rounding differences between
+  // a 1-image and a 2-image batch to ~1e-4; in float64 they vanish, so the
+  // comparison sees the normaliser and nothing else.
+  model->to(at::kDouble);
   model->train();
   for (const auto& m : model->roi_head->mask_head->modules())
     if (m->as<torch::nn::BatchNorm2dImpl>() != nullptr) m->eval();
@@ -70,7 +74,8 @@ inline Batch dist_scene_batch(const std::vector<int64_t>& ids) {
     }
     batch.gts.push_back(g);
   }
-  batch.images = at::stack(images);
+  batch.images = at::stack(images).to(at::kDouble);
+  for (GtInstances& g : batch.gts) g.bboxes = g.bboxes.to(at::kDouble);
   return batch;
 }
 

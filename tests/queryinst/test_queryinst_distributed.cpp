@@ -3,6 +3,7 @@
 // instances, give the loss values (averaged over the ranks, as the trainer
 // logs them) and the averaged gradients of 1 process on the 2-image batch.
 // With each rank dividing by its own number of positives they do not.
+#include "instseg/checkpoint/pth_reader.h"
 #include "instseg/checkpoint/state_dict.h"
 #include "instseg/engine/launch.h"
 #include "queryinst/dist_scene.h"
