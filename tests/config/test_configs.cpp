@@ -172,7 +172,7 @@ TEST(Configs, NeckInChannelsCheckedAgainstBackbone) {
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("SOLOv2: neck.in_channels [256, 512, 1024, 2048] do not match the "
-                                         "backbone's output channels [64, 128, 256, 512] (ResNet-18)"),
+                                         "backbone's output channels [32, 64, 128, 256] (ResNet-18)"),
               std::string::npos)
         << e.what();
   }
