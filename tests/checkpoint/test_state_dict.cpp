@@ -1,5 +1,6 @@
 // module_state_dict key order and load_state_dict_into, against a module state_dict()
 // written by Python (tests/data/checkpoint/ordered_*.pth from make_fixtures.py's Small).
+#include "instseg/checkpoint/load_weights.h"
 #include "instseg/checkpoint/pth_reader.h"
 #include "instseg/checkpoint/pth_writer.h"
 #include "instseg/checkpoint/state_dict.h"
@@ -10,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <limits>
 
 namespace instseg {
@@ -97,45 +99,23 @@ TEST(StateDict, NonFiniteWeightsAreRefusedAtLoad) {
   }
   save_checkpoint(path, PyValue::dict(), sd);
   Small dst;
+  const at::Tensor before = dst->conv->weight.clone();
   std::string err;
   try {
-    load_weights_file(*dst, path);
+    load_weights(*dst, path);  // checkpoint/load_weights.h: the one loader
   } catch (const Error& e) {
     err = e.what();
   }
+  EXPECT_TRUE(at::equal(before, dst->conv->weight));  // nothing copied
   EXPECT_NE(err.find(path + ": 2 of " + std::to_string(sd.size()) +
                      " tensors contain non-finite values (NaN/inf): conv.weight, fc.bias"),
             std::string::npos)
       << err;
   EXPECT_EQ(nonfinite_tensors(sd), (std::vector<std::string>{"conv.weight", "fc.bias"}));
-}
-
-// A checkpoint of another model: the message used to name only the key.
-TEST(StateDict, MismatchedCheckpointNamesTheFileAndTheConfig) {
-  const std::string path = test::temp_dir("mismatch") + "/other.pth";
-  TensorDict sd;
-  for (const auto& kv : module_state_dict(*Small()))
-    if (kv.first != "bn.bias") sd.set(kv.first, kv.first == "fc.weight" ? at::zeros({3, 8}) : kv.second);
-  save_checkpoint(path, PyValue::dict(), sd);
-  Small dst;
-  const at::Tensor before = dst->fc->weight.clone();
-  WeightsFileOptions o;
-  o.config = "configs/small.yaml";
-  std::string err;
-  try {
-    load_weights_file(*dst, path, o);
-  } catch (const Error& e) {
-    err = e.what();
-  }
-  EXPECT_EQ(err, path + ": does not match the model of config configs/small.yaml: missing 1 key: bn.bias; "
-                        "shape-mismatched 1 key: fc.weight: checkpoint [3, 8] vs model [2, 8] "
-                        "(a checkpoint of another model or config?)");
-  EXPECT_TRUE(at::equal(before, dst->fc->weight));  // nothing copied
-  o.strict = false;  // mmengine's load_from: what matches is loaded, the rest reported
-  const LoadReport rep = load_weights_file(*dst, path, o);
-  EXPECT_EQ(rep.missing.size(), 1u);
-  EXPECT_EQ(rep.mismatched.size(), 1u);
-  EXPECT_TRUE(at::equal(dst->conv->weight, sd.at("conv.weight")));
+  LoadWeightsOptions o;
+  o.allow_nonfinite = true;  // inspection tools may still look at such a file
+  EXPECT_NO_THROW(load_weights(*dst, path, o));
+  EXPECT_TRUE(std::isnan(dst->conv->weight[0][0][0][0].item<float>()));
 }
 
 }  // namespace
