@@ -4,12 +4,13 @@
 // padding), writes the COCO results list and overlays when asked, and prints
 // test_evaluator's COCO metrics (pycocotools' 12-line summaries and mmdet's
 // "<type>_mAP_copypaste:" lines). The work is the library's: the inference
-// model (inference/inference_model.h), the evaluation loop the trainer's
-// validation uses (engine/evaluate.h) and mmdet's CocoMetric
-// (io/engine_adapters.h); this file parses arguments and prints.
+// model (inference/inference_model.h), the dataset + loader + CocoMetric the
+// trainer's validation also builds (config/build_evaluation.h) and the
+// evaluation loop it runs (engine/evaluate.h); this file parses and prints.
 #include "commands.h"
 
 #include "instseg/config/build_data.h"
+#include "instseg/config/build_evaluation.h"
 #include "instseg/config/build_model.h"
 #include "instseg/config/overrides.h"
 #include "instseg/core/device.h"
@@ -17,7 +18,6 @@
 #include "instseg/core/output_path.h"
 #include "instseg/engine/evaluate.h"
 #include "instseg/inference/inference_model.h"
-#include "instseg/io/engine_adapters.h"
 #include "instseg/io/image.h"
 #include "instseg/io/results_json.h"
 #include "instseg/io/visualize.h"
@@ -42,42 +42,25 @@ void run_test(const TestArgs& a) {
   check_output_dir(a.show_dir, "--show-dir");
   const ConfigNode cfg = load_config_with_overrides(a.config, a.cfg_options);
   const ModelSpec spec = model_spec_from(cfg);
-  DataloaderSpec dl = dataloader_spec_from(cfg, "test_dataloader");
-  if (a.batch_size > 0) dl.batch_size = a.batch_size;
+  const DataloaderSpec dl = dataloader_spec_from(cfg, "test_dataloader");
   const EvaluatorSpec ev = evaluator_spec_from(cfg, "test_evaluator");
   if (!ev.outfile_prefix.empty()) check_output_file(ev.outfile_prefix + ".bbox.json", "test_evaluator.outfile_prefix");
   InferenceModel m = load_inference_model(spec, a.checkpoint, parse_device(a.device), a.config);
 
-  CocoDatasetOptions dopt = dl.dataset.coco;
-  dopt.test_mode = true;  // every image, in file order
-  dopt.with_gt = false;   // GT comes from the evaluator's ann_file
-  dopt.with_mask = false;
-  auto dataset = std::make_shared<const CocoDataset>(dopt);
-  log_info("test: ", dataset->size(), " images from ", dopt.ann_file, " (images in ", dopt.img_dir, "), ",
-           dataset->num_classes(), " classes");
-  LoaderOptions lo = dl.loader_options(collate_options_from(spec.preprocess));
-  lo.shuffle = false;
-  lo.aspect_ratio_grouping = false;
-  lo.drop_last = false;
-  lo.collate.with_gt = false;
-  lo.collate.with_mask = false;
-  LoaderBatchSource source(dataset, lo);
-
-  CocoMetricOptions mo;
-  mo.ann_file = ev.ann_file.empty() ? dopt.ann_file : ev.ann_file;
-  mo.metrics = ev.metrics;
-  mo.classwise = ev.classwise;
-  mo.threads = global_options().threads;
-  mo.outfile_prefix = ev.outfile_prefix;
-  mo.format_only = ev.format_only;
-  mo.log_report = false;  // printed below, on stdout
-  mo.results_name = a.out.empty() ? "<test results>" : a.out;
-  CocoMetricEvaluator evaluator(mo, dataset->category_ids());
+  EvaluationSetOptions so;
+  so.batch_size = a.batch_size;
+  so.threads = global_options().threads;
+  so.log_report = false;  // printed below, on stdout
+  so.results_name = a.out.empty() ? "<test results>" : a.out;
+  const EvaluationSet set = build_evaluation_set(dl, ev, collate_options_from(spec.preprocess), so);
+  log_info("test: ", set.dataset->size(), " images from ", dl.dataset.coco.ann_file, " (images in ",
+           dl.dataset.coco.img_dir, "), ", set.dataset->num_classes(), " classes");
+  CocoMetricEvaluator& evaluator = *set.evaluator;
 
   EvaluationLoopOptions lopt;
   lopt.title = "test";
   VisualizeOptions vo;
-  vo.class_names = dataset->class_names();
+  vo.class_names = set.dataset->class_names();
   vo.palette = dl.dataset.palette;
   vo.score_thr = a.show_score_thr;
   if (!a.show_dir.empty())
@@ -88,8 +71,8 @@ void run_test(const TestArgs& a) {
         save_png_rgb(png + ".png", draw_instances(read_image_rgb(file), dets[i], vo));
       }
     };
-  const EvaluationRun run = run_evaluation(*m.model, m.device, source, evaluator, lopt);
-  log_info("test: ", dataset->size(), " images in ", run.seconds, " s");
+  const EvaluationRun run = run_evaluation(*m.model, m.device, *set.source, evaluator, lopt);
+  log_info("test: ", set.dataset->size(), " images in ", run.seconds, " s");
 
   if (!a.out.empty()) {
     const std::vector<CocoResult> results = evaluator.results();

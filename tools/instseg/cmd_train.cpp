@@ -13,6 +13,7 @@
 #include "instseg/checkpoint/load_weights.h"
 #include "instseg/checkpoint/pth_reader.h"
 #include "instseg/config/build_data.h"
+#include "instseg/config/build_evaluation.h"
 #include "instseg/config/build_engine.h"
 #include "instseg/config/build_model.h"
 #include "instseg/config/overrides.h"
@@ -197,31 +198,15 @@ void run_train(const TrainArgs& a, bool resume_given) {
   log_info("train: ", train_set->size(), " training images from ", train_dl.dataset.coco.ann_file, ", batch size ",
            tlo.batch_size, " x ", tlo.world_size, " process(es)");
 
-  std::unique_ptr<LoaderBatchSource> val_source;
-  std::unique_ptr<CocoMetricEvaluator> evaluator;
+  EvaluationSet val;
   if (want_val) {
-    CocoDatasetOptions vopt = val_dl.dataset.coco;
-    vopt.test_mode = true;  // every image, in file order
-    vopt.with_gt = false;   // GT comes from the evaluator's ann_file
-    vopt.with_mask = false;
-    auto val_set = std::make_shared<const CocoDataset>(vopt);
-    LoaderOptions vlo = val_dl.loader_options(collate);
-    vlo.shuffle = false;
-    vlo.aspect_ratio_grouping = false;
-    vlo.drop_last = false;
-    vlo.collate.with_gt = false;
-    vlo.collate.with_mask = false;
-    vlo.rank = dist::rank();
-    vlo.world_size = dist::world_size();
-    val_source = std::make_unique<LoaderBatchSource>(val_set, vlo);
-    CocoMetricOptions mo;
-    mo.ann_file = val_ev.ann_file.empty() ? vopt.ann_file : val_ev.ann_file;
-    mo.metrics = val_ev.metrics;
-    mo.classwise = val_ev.classwise;
-    mo.threads = global_options().threads;
-    evaluator = std::make_unique<CocoMetricEvaluator>(mo, val_set->category_ids());
-    log_info("train: validation on ", val_set->size(), " images every ", engine.val_interval, " epoch(s), GT ",
-             mo.ann_file);
+    EvaluationSetOptions vo;
+    vo.rank = dist::rank();
+    vo.world_size = dist::world_size();
+    vo.threads = global_options().threads;
+    val = build_evaluation_set(val_dl, val_ev, collate, vo);
+    log_info("train: validation on ", val.dataset->size(), " images every ", engine.val_interval, " epoch(s), GT ",
+             val.gt_file);
   }
 
   // ---- optimizer, schedule, loop
@@ -244,7 +229,7 @@ void run_train(const TrainArgs& a, bool resume_given) {
   BuiltOptimizer optimizer = build_optimizer(*model, engine.optimizer);
   Trainer trainer(model, std::move(optimizer), LrSchedule(engine.schedulers), to);
   trainer.set_train_data(&train_source);
-  if (want_val) trainer.set_val(val_source.get(), evaluator.get());
+  if (want_val) trainer.set_val(val.source.get(), val.evaluator.get());
   trainer.train();
   log_info("train: done: epoch ", trainer.epoch(), ", iteration ", trainer.iter(), "; checkpoints in ", work_dir);
   dist::shutdown();
