@@ -1,11 +1,15 @@
-// segment_image CONFIG CHECKPOINT IMAGE [OUT.png] [--device D] [--score-thr T]
+// segment_image CONFIG CHECKPOINT IMAGE [OUT.png] [--device D] [--score-thr T] [--threads N]
 //
 // Segments one image with instseg's C++ API and prints its instances, one per
 // line: index, label, class name, score, box (x1 y1 x2 y2, image pixels), mask
 // area and the mask as a COCO RLE string; writes the overlay to OUT.png
-// (default: IMAGE's name with _instances.png).
+// (default: IMAGE's name with _instances.png). --threads sets LibTorch's
+// intra-op threads (at::set_num_threads), as `instseg --threads` does: CPU
+// results agree bit for bit between runs with the same thread count (the
+// order of floating-point reductions depends on it).
 #include <instseg/instseg.h>
 
+#include <ATen/Parallel.h>  // at::set_num_threads
 #include <opencv2/imgcodecs.hpp>
 
 #include <cstdio>
@@ -23,10 +27,11 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (a == "--device" && i + 1 < argc) options.device = argv[++i];
     else if (a == "--score-thr" && i + 1 < argc) options.score_thr = std::atof(argv[++i]);
+    else if (a == "--threads" && i + 1 < argc) at::set_num_threads(std::atoi(argv[++i]));
     else pos.push_back(a);
   }
   if (pos.size() < 3 || pos.size() > 4) {
-    std::fprintf(stderr, "usage: %s CONFIG CHECKPOINT IMAGE [OUT.png] [--device D] [--score-thr T]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s CONFIG CHECKPOINT IMAGE [OUT.png] [--device D] [--score-thr T] [--threads N]\n", argv[0]);
     return 2;
   }
   const std::filesystem::path image(pos[2]);

@@ -112,7 +112,7 @@ class PackageTest : public ::testing::Test {
     const std::string dir = test::temp_dir("package_" + tag);
     int rc = -1;
     const std::string app = run(segment_image_ + " " + q(config) + " " + q(ckpt) + " " + q(image) + " " +
-                                    q(dir + "/overlay.png") + " --device cpu --score-thr 0.05",
+                                    q(dir + "/overlay.png") + " --device cpu --score-thr 0.05 --threads 2",
                                 &rc);
     ASSERT_EQ(rc, 0) << app;
     const std::string cli = run(test::instseg_binary() + " --threads 2 predict " + q(config) + " " + q(ckpt) + " " +

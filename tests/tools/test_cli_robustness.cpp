@@ -155,7 +155,7 @@ TEST_F(CliRobustnessTest, MismatchedCheckpointNamesTheFileAndTheConfig) {
                                   test::source_path("data/nuclei/images") + " --out-dir " + dir_ + "/pred_other",
                               &rc);
   EXPECT_NE(rc, 0) << out;
-  EXPECT_NE(out.find(other_ckpt_ + ": does not match the model of config " + config_ +
+  EXPECT_NE(out.find(other_ckpt_ + ": does not fit the SOLOv2 model of " + config_ +
                      ": shape-mismatched 2 keys: mask_head.conv_cls.weight: checkpoint [3, 64, 3, 3] vs model "
                      "[1, 64, 3, 3]"),
             std::string::npos)
