@@ -149,6 +149,29 @@ train_dataloader:
   EXPECT_TRUE(lo.aspect_ratio_grouping);
 }
 
+TEST(BuildData, RandomFlipDirectionsAndProbLists) {
+  // mmcv: direction a string or a list; prob one number (split evenly) or one per direction.
+  ConfigNode list = Y(R"(
+p:
+  - {type: LoadImageFromFile}
+  - {type: RandomFlip, prob: 0.75, direction: [horizontal, vertical, diagonal]}
+  - {type: RandomFlip, prob: [0.3, 0.5], direction: [vertical, horizontal]}
+  - {type: RandomFlip, prob: 0.5, direction: vertical}
+)")["p"];
+  PipelineSpec p = pipeline_spec_from(list, "train_pipeline");
+  ASSERT_EQ(p.transforms.size(), 3u);
+  const auto& a = std::get<RandomFlipOptions>(p.transforms[0].op);
+  EXPECT_DOUBLE_EQ(a.prob, 0.75);
+  EXPECT_TRUE(a.probs.empty());
+  EXPECT_EQ(a.directions, (std::vector<FlipDirection>{FlipDirection::horizontal, FlipDirection::vertical,
+                                                      FlipDirection::diagonal}));
+  const auto& b = std::get<RandomFlipOptions>(p.transforms[1].op);
+  EXPECT_EQ(b.probs, (std::vector<double>{0.3, 0.5}));
+  EXPECT_EQ(b.directions, (std::vector<FlipDirection>{FlipDirection::vertical, FlipDirection::horizontal}));
+  const auto& c = std::get<RandomFlipOptions>(p.transforms[2].op);
+  EXPECT_EQ(c.directions, (std::vector<FlipDirection>{FlipDirection::vertical}));
+}
+
 TEST(BuildData, EveryStepKind) {
   // QueryInst's 300-proposal crop pipeline plus RandomResize in both forms.
   ConfigNode list = Y(R"(
@@ -251,8 +274,15 @@ TEST(BuildData, Errors) {
   EXPECT_NE(pipe("p: [{type: LoadImageFromFile}, {type: Resize, scale_factor: 2.0, scale: [1, 2]}]")
                 .find("scale_factor"),
             std::string::npos);
-  EXPECT_NE(pipe("p: [{type: LoadImageFromFile}, {type: RandomFlip, prob: 0.5, direction: vertical}]")
-                .find("direction"),
+  EXPECT_NE(pipe("p: [{type: LoadImageFromFile}, {type: RandomFlip, prob: 0.5, direction: sideways}]")
+                .find("unknown direction 'sideways'"),
+            std::string::npos);
+  EXPECT_NE(pipe("p: [{type: LoadImageFromFile}, {type: RandomFlip, prob: [0.3, 0.5], direction: vertical}]")
+                .find("needs as many directions"),
+            std::string::npos);
+  EXPECT_NE(pipe("p: [{type: LoadImageFromFile}, {type: RandomFlip, prob: [0.6, 0.5], "
+                 "direction: [horizontal, vertical]}]")
+                .find("sum to at most 1"),
             std::string::npos);
   EXPECT_NE(pipe("p: [{type: LoadImageFromFile}, {type: RandomResize, scale: [1333, 800]}]").find("two"),
             std::string::npos);

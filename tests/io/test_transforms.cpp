@@ -3,7 +3,9 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
+#include <string>
 
 #include "instseg/io/collate.h"
 
@@ -107,6 +109,125 @@ TEST(Transforms, FlipMovesBoxesAndMasks) {
   flip_horizontal(s);
   EXPECT_FALSE(s.meta.flip);
   EXPECT_FLOAT_EQ(s.boxes[0][0], 0.0f);
+}
+
+TEST(Transforms, VerticalAndDiagonalFlips) {
+  // mmcv.imflip: 'vertical' reverses rows, 'diagonal' reverses rows and
+  // columns (a 180-degree rotation, not a transpose); boxes as
+  // HorizontalBoxes.flip_: y' = h - y for vertical, both for diagonal.
+  Sample v = make_sample(10, 4, {{0, 1, 3, 4}});
+  flip(v, FlipDirection::vertical);
+  EXPECT_TRUE(v.meta.flip);
+  EXPECT_EQ(v.meta.flip_direction, "vertical");
+  EXPECT_FLOAT_EQ(v.boxes[0][0], 0.0f);
+  EXPECT_FLOAT_EQ(v.boxes[0][2], 3.0f);
+  EXPECT_FLOAT_EQ(v.boxes[0][1], 0.0f);  // 4 - 4
+  EXPECT_FLOAT_EQ(v.boxes[0][3], 3.0f);  // 4 - 1
+  EXPECT_EQ(v.masks[0].at<uint8_t>(0, 0), 1);
+  EXPECT_EQ(v.masks[0].at<uint8_t>(2, 2), 1);
+  EXPECT_EQ(v.masks[0].at<uint8_t>(3, 0), 0);  // row 0 of the original, outside the box
+  EXPECT_EQ(v.image.at<cv::Vec3b>(0, 5)[1], 3);  // y ramp reversed
+  EXPECT_EQ(v.image.at<cv::Vec3b>(0, 5)[0], 5);  // x ramp kept
+
+  Sample d = make_sample(10, 4, {{0, 1, 3, 4}});
+  flip(d, FlipDirection::diagonal);
+  EXPECT_EQ(d.meta.flip_direction, "diagonal");
+  EXPECT_FLOAT_EQ(d.boxes[0][0], 7.0f);
+  EXPECT_FLOAT_EQ(d.boxes[0][1], 0.0f);
+  EXPECT_FLOAT_EQ(d.boxes[0][2], 10.0f);
+  EXPECT_FLOAT_EQ(d.boxes[0][3], 3.0f);
+  EXPECT_EQ(d.image.at<cv::Vec3b>(0, 0)[0], 9);
+  EXPECT_EQ(d.image.at<cv::Vec3b>(0, 0)[1], 3);
+  EXPECT_EQ(d.masks[0].at<uint8_t>(0, 9), 1);
+  EXPECT_EQ(d.masks[0].at<uint8_t>(3, 9), 0);
+  // The mask's box stays the flipped box.
+  const cv::Rect r = cv::boundingRect(d.masks[0]);
+  EXPECT_EQ(r.x, 7);
+  EXPECT_EQ(r.y, 0);
+  EXPECT_EQ(r.x + r.width, 10);
+  EXPECT_EQ(r.y + r.height, 3);
+}
+
+TEST(Transforms, RandomFlipChoosesDirectionsAsMmcv) {
+  // prob 0.75 over three directions: 0.25 each, no flip 0.25 (mmcv's
+  // _choose_direction); a prob list gives each direction its own probability.
+  auto count = [](const RandomFlipOptions& o) {
+    std::map<std::string, int> n;
+    const Pipeline p({TransformSpec{o}});
+    for (uint64_t seed = 0; seed < 4000; ++seed) {
+      Sample s = make_sample(6, 4, {{1, 1, 2, 2}});
+      Rng rng(seed);
+      EXPECT_TRUE(p(s, rng));
+      ++n[s.meta.flip ? s.meta.flip_direction : "none"];
+    }
+    return n;
+  };
+  RandomFlipOptions even;
+  even.prob = 0.75;
+  even.directions = {FlipDirection::horizontal, FlipDirection::vertical, FlipDirection::diagonal};
+  auto n = count(even);
+  for (const char* k : {"horizontal", "vertical", "diagonal", "none"}) {
+    EXPECT_GT(n[k], 900) << k;
+    EXPECT_LT(n[k], 1100) << k;
+  }
+  RandomFlipOptions listed;
+  listed.directions = {FlipDirection::vertical, FlipDirection::horizontal};
+  listed.probs = {0.1, 0.6};
+  n = count(listed);
+  EXPECT_GT(n["vertical"], 320);
+  EXPECT_LT(n["vertical"], 480);
+  EXPECT_GT(n["horizontal"], 2280);
+  EXPECT_LT(n["horizontal"], 2520);
+  EXPECT_GT(n["none"], 1080);
+  EXPECT_LT(n["none"], 1320);
+  EXPECT_EQ(n.count("diagonal"), 0u);
+}
+
+TEST(Transforms, HsvShiftInOpenCvUint8Hsv) {
+  // Pure colours convert exactly: red (0, 255, 255), grey (0, 0, 100) in
+  // cv2's uint8 HSV (H = degrees / 2).
+  auto one = [](uint8_t r, uint8_t g, uint8_t b) {
+    Sample s;
+    s.image = cv::Mat(1, 1, CV_8UC3, cv::Scalar(r, g, b));
+    return s;
+  };
+  auto px = [](const Sample& s) { return s.image.at<cv::Vec3b>(0, 0); };
+  Sample a = one(255, 0, 0);
+  hsv_shift(a, 60, 0, 0);  // H 0 -> 60: green
+  EXPECT_EQ(px(a), cv::Vec3b(0, 255, 0));
+  Sample b = one(255, 0, 0);
+  hsv_shift(b, -60, 0, 0);  // (0 - 60) mod 180 = 120: blue
+  EXPECT_EQ(px(b), cv::Vec3b(0, 0, 255));
+  Sample c = one(100, 100, 100);
+  hsv_shift(c, 0, 0, -55);  // V 100 -> 45
+  EXPECT_EQ(px(c), cv::Vec3b(45, 45, 45));
+  Sample d = one(100, 100, 100);
+  hsv_shift(d, 0, 300, 200);  // S 0 -> 255, V 100 -> 255 (both clipped), H 0: red
+  EXPECT_EQ(px(d), cv::Vec3b(255, 0, 0));
+}
+
+TEST(Transforms, YoloxHsvGainsAreSometimesOff) {
+  // Each gain is kept with probability 1/2: all three off in ~1/8 of draws.
+  YOLOXHSVRandomAugOptions o;
+  o.hue_delta = 50;
+  o.saturation_delta = 50;
+  o.value_delta = 50;
+  const Pipeline p({TransformSpec{o}});
+  int unchanged = 0;
+  for (uint64_t seed = 0; seed < 800; ++seed) {
+    Sample s = make_sample(8, 8, {{1, 1, 3, 3}});
+    // Zero gains still round-trip through uint8 HSV (as mmdet does).
+    Sample zero = make_sample(8, 8, {});
+    hsv_shift(zero, 0, 0, 0);
+    const cv::Mat before = zero.image;
+    Rng rng(seed);
+    ASSERT_TRUE(p(s, rng));
+    ASSERT_EQ(s.image.type(), CV_8UC3);
+    EXPECT_EQ(s.masks[0].at<uint8_t>(1, 1), 1);  // geometry untouched
+    unchanged += cv::norm(before, s.image, cv::NORM_INF) == 0;
+  }
+  EXPECT_GT(unchanged, 60);
+  EXPECT_LT(unchanged, 150);
 }
 
 TEST(Transforms, CropClipsAndDropsOutsideBoxes) {

@@ -111,6 +111,44 @@ TEST(Visualize, PaletteBoxesEmptyAndErrors) {
   EXPECT_THROW(draw_instances(s.rgb, bad, o), Error);
 }
 
+TEST(Visualize, CrowdedImagesLabelOnlyLargeInstances) {
+  // 40 small squares and one large one on a 200 x 200 image: above
+  // crowded_count instances only the large one (>= 1 % of the image) gets a tag.
+  const int n = 41;
+  cv::Mat rgb(200, 200, CV_8UC3, cv::Scalar(100, 100, 100));
+  Instances inst;
+  inst.labels = at::zeros({n}, at::kLong);
+  inst.scores = at::full({n}, 0.9f);
+  inst.masks = at::zeros({n, 200, 200}, at::kByte);
+  for (int i = 0; i < n - 1; ++i) {
+    const int y = 110 + (i / 10) * 20, x = 5 + (i % 10) * 19;
+    inst.masks[i].slice(0, y, y + 5).slice(1, x, x + 5).fill_(1);  // 25 px
+  }
+  inst.masks[n - 1].slice(0, 10, 60).slice(1, 100, 150).fill_(1);  // 2500 px = 6 % of the image
+  VisualizeOptions o;
+  o.draw_contours = false;
+  o.class_names = {"nucleus"};
+  auto tagged = [&](const VisualizeOptions& vo) {
+    // A tag is a filled rectangle: count pixels that are neither grey nor a blended mask pixel.
+    cv::Mat plain = draw_instances(rgb, inst, [&] {
+      VisualizeOptions q = vo;
+      q.draw_labels = false;
+      return q;
+    }());
+    cv::Mat out = draw_instances(rgb, inst, vo), diff, grey;
+    cv::absdiff(out, plain, diff);
+    cv::cvtColor(diff, grey, cv::COLOR_RGB2GRAY);
+    return grey;
+  };
+  cv::Mat crowded = tagged(o);
+  // Tags near the large instance only (above its top-left corner, y < 60, x >= 100).
+  EXPECT_GT(cv::countNonZero(crowded(cv::Rect(100, 0, 100, 60))), 0);
+  EXPECT_EQ(cv::countNonZero(crowded(cv::Rect(0, 90, 200, 110))), 0);
+  o.crowded_count = -1;  // mmdet's behaviour: every instance tagged
+  cv::Mat all = tagged(o);
+  EXPECT_GT(cv::countNonZero(all(cv::Rect(0, 90, 200, 110))), 0);
+}
+
 TEST(Visualize, SavePngRoundTrip) {
   Scene s;
   cv::Mat out = draw_instances(s.rgb, s.inst, VisualizeOptions{});

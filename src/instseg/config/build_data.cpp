@@ -59,16 +59,45 @@ TransformSpec resize_from(ConfigReader& r) {
   return {o};
 }
 
+FlipDirection flip_direction_from(ConfigReader& r, const std::string& v) {
+  if (v == "horizontal") return FlipDirection::horizontal;
+  if (v == "vertical") return FlipDirection::vertical;
+  if (v == "diagonal") return FlipDirection::diagonal;
+  r.fail_key("direction", "unknown direction '", v, "' (horizontal, vertical, diagonal)");
+  return FlipDirection::horizontal;
+}
+
+// mmcv RandomFlip: prob is a number or a list (one per direction), direction
+// a string or a list of strings.
 TransformSpec random_flip_from(ConfigReader& r) {
   RandomFlipOptions o;
   const ConfigNode* p = r.find("prob");
-  if (!p || p->is_null()) r.fail_key("prob", "is required (a number in [0, 1])");
-  o.prob = r.get<double>("prob");
-  if (o.prob < 0 || o.prob > 1) r.fail_key("prob", "must be in [0, 1], got ", o.prob);
+  if (!p || p->is_null()) r.fail_key("prob", "is required (a number in [0, 1] or a list of them)");
   if (const ConfigNode* d = r.find("direction")) {
-    const bool horizontal = (d->is_string() && d->get<std::string>() == "horizontal") ||
-                            (d->is_array() && d->size() == 1 && (*d)[0] == "horizontal");
-    if (!horizontal) r.fail_key("direction", "only 'horizontal' flips are implemented");
+    o.directions.clear();
+    if (d->is_string()) {
+      o.directions.push_back(flip_direction_from(r, d->get<std::string>()));
+    } else if (d->is_array() && !d->empty()) {
+      for (const auto& v : r.get<std::vector<std::string>>("direction"))
+        o.directions.push_back(flip_direction_from(r, v));
+    } else {
+      r.fail_key("direction", "must be a string or a non-empty list of strings");
+    }
+  }
+  if (p->is_array()) {
+    o.probs = r.get<std::vector<double>>("prob");
+    double sum = 0;
+    for (double v : o.probs) {
+      if (v < 0 || v > 1) r.fail_key("prob", "each probability must be in [0, 1], got ", v);
+      sum += v;
+    }
+    if (sum > 1 + 1e-9) r.fail_key("prob", "probabilities must sum to at most 1, got ", sum);
+    if (o.probs.size() != o.directions.size())
+      r.fail_key("prob", "a list of ", o.probs.size(), " probabilities needs as many directions, got ",
+                 o.directions.size());
+  } else {
+    o.prob = r.get<double>("prob");
+    if (o.prob < 0 || o.prob > 1) r.fail_key("prob", "must be in [0, 1], got ", o.prob);
   }
   require_null(r, "swap_seg_labels", "semantic maps are not loaded");
   return {o};
@@ -133,7 +162,17 @@ TransformSpec random_crop_from(ConfigReader& r) {
   return {o};
 }
 
-// One step; nested = inside RandomChoice (geometric transforms only).
+TransformSpec yolox_hsv_from(ConfigReader& r) {
+  YOLOXHSVRandomAugOptions o;
+  o.hue_delta = r.get<int64_t>("hue_delta", 5);
+  o.saturation_delta = r.get<int64_t>("saturation_delta", 30);
+  o.value_delta = r.get<int64_t>("value_delta", 30);
+  if (o.hue_delta < 0 || o.saturation_delta < 0 || o.value_delta < 0)
+    fail("config: ", r.path(), ": YOLOXHSVRandomAug deltas must be >= 0");
+  return {o};
+}
+
+// One step; nested = inside RandomChoice (transforms only, no loading or packing).
 void step_from(ConfigReader& r, bool nested, PipelineSpec* out);
 
 TransformSpec random_choice_from(ConfigReader& r) {
@@ -177,7 +216,7 @@ TransformSpec random_choice_from(ConfigReader& r) {
 void step_from(ConfigReader& r, bool nested, PipelineSpec* out) {
   const std::string type = r.expect_type({"LoadImageFromFile", "LoadAnnotations", "Resize", "RandomFlip",
                                           "RandomChoiceResize", "RandomResize", "RandomChoice", "RandomCrop",
-                                          "PackDetInputs"});
+                                          "YOLOXHSVRandomAug", "PackDetInputs"});
   const bool geometric = type != "LoadImageFromFile" && type != "LoadAnnotations" && type != "PackDetInputs";
   if (nested && !geometric) fail("config: ", r.path(), ": ", type, " cannot be inside RandomChoice");
   if (out->pack) fail("config: ", r.path(), ": ", type, " after PackDetInputs (PackDetInputs must be last)");
@@ -217,6 +256,8 @@ void step_from(ConfigReader& r, bool nested, PipelineSpec* out) {
     out->transforms.push_back(random_resize_from(r));
   } else if (type == "RandomCrop") {
     out->transforms.push_back(random_crop_from(r));
+  } else if (type == "YOLOXHSVRandomAug") {
+    out->transforms.push_back(yolox_hsv_from(r));
   } else {  // RandomChoice
     out->transforms.push_back(random_choice_from(r));
   }

@@ -101,23 +101,57 @@ void resize(Sample& s, const Scale& scale, bool keep_ratio, bool clip) {
   resize_to(s, new_w, new_h, clip);
 }
 
-void flip_horizontal(Sample& s) {
+const char* flip_direction_name(FlipDirection d) {
+  switch (d) {
+    case FlipDirection::horizontal: return "horizontal";
+    case FlipDirection::vertical: return "vertical";
+    case FlipDirection::diagonal: return "diagonal";
+  }
+  return "?";
+}
+
+void flip(Sample& s, FlipDirection d) {
+  // cv::flip codes: 1 around the vertical axis (mmcv 'horizontal'), 0 around
+  // the horizontal axis ('vertical'), -1 both ('diagonal' = np.flip(axis=(0, 1))).
+  int code = 1;
+  switch (d) {
+    case FlipDirection::horizontal: code = 1; break;
+    case FlipDirection::vertical: code = 0; break;
+    case FlipDirection::diagonal: code = -1; break;
+  }
   cv::Mat out;
-  cv::flip(s.image, out, 1);
+  cv::flip(s.image, out, code);
   s.image = out;
-  const float w = static_cast<float>(s.image.cols);
+  const float w = static_cast<float>(s.image.cols), h = static_cast<float>(s.image.rows);
+  const bool fx = d != FlipDirection::vertical, fy = d != FlipDirection::horizontal;
   for (auto& b : s.boxes) {
-    const float x1 = w - b[2], x2 = w - b[0];
-    b[0] = x1;
-    b[2] = x2;
+    if (fx) {
+      const float x1 = w - b[2], x2 = w - b[0];
+      b[0] = x1;
+      b[2] = x2;
+    }
+    if (fy) {
+      const float y1 = h - b[3], y2 = h - b[1];
+      b[1] = y1;
+      b[3] = y2;
+    }
   }
   for (auto& m : s.masks) {
     if (m.empty()) continue;
     cv::Mat f;
-    cv::flip(m, f, 1);
+    cv::flip(m, f, code);
     m = f;
   }
-  s.meta.flip = !s.meta.flip;
+  s.meta.flip = true;
+  s.meta.flip_direction = flip_direction_name(d);
+}
+
+void flip_horizontal(Sample& s) {
+  // Kept for callers that flip twice to undo (tests): toggles meta.flip.
+  const bool was = s.meta.flip;
+  flip(s, FlipDirection::horizontal);
+  s.meta.flip = !was;
+  if (was) s.meta.flip_direction.clear();
 }
 
 bool crop(Sample& s, int64_t y0, int64_t x0, int64_t h, int64_t w, const RandomCropOptions& o) {
@@ -158,6 +192,26 @@ bool crop(Sample& s, int64_t y0, int64_t x0, int64_t h, int64_t w, const RandomC
   return true;
 }
 
+void hsv_shift(Sample& s, int hue_gain, int saturation_gain, int value_gain) {
+  INSTSEG_CHECK(s.image.type() == CV_8UC3, "YOLOXHSVRandomAug: expected an 8-bit 3-channel image");
+  cv::Mat hsv;
+  cv::cvtColor(s.image, hsv, cv::COLOR_RGB2HSV);
+  for (int y = 0; y < hsv.rows; ++y) {
+    auto* p = hsv.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < hsv.cols; ++x) {
+      // numpy int16 arithmetic; Python's % is non-negative for a positive modulus.
+      int h = (static_cast<int>(p[x][0]) + hue_gain) % 180;
+      if (h < 0) h += 180;
+      p[x][0] = static_cast<uint8_t>(h);
+      p[x][1] = static_cast<uint8_t>(std::clamp(static_cast<int>(p[x][1]) + saturation_gain, 0, 255));
+      p[x][2] = static_cast<uint8_t>(std::clamp(static_cast<int>(p[x][2]) + value_gain, 0, 255));
+    }
+  }
+  cv::Mat out;
+  cv::cvtColor(hsv, out, cv::COLOR_HSV2RGB);
+  s.image = out;
+}
+
 namespace {
 
 bool apply(const std::vector<TransformSpec>& specs, Sample& s, Rng& rng);
@@ -194,7 +248,20 @@ struct Apply {
     return true;
   }
   bool operator()(const RandomFlipOptions& o) const {
-    if (rng.uniform() < o.prob) flip_horizontal(s);
+    INSTSEG_CHECK(!o.directions.empty(), "RandomFlip: no direction");
+    INSTSEG_CHECK(o.probs.empty() || o.probs.size() == o.directions.size(), "RandomFlip: ", o.probs.size(),
+                  " probabilities for ", o.directions.size(), " directions");
+    // np.random.choice(directions + [None], p=...): the first direction whose
+    // cumulative probability exceeds u; past all of them, no flip.
+    const double u = rng.uniform();
+    double acc = 0;
+    for (size_t i = 0; i < o.directions.size(); ++i) {
+      acc += o.probs.empty() ? o.prob / static_cast<double>(o.directions.size()) : o.probs[i];
+      if (u < acc) {
+        flip(s, o.directions[i]);
+        return true;
+      }
+    }
     return true;
   }
   bool operator()(const RandomCropOptions& o) const {
@@ -231,6 +298,17 @@ struct Apply {
     const int64_t y0 = rng.randint(0, std::max<int64_t>(h - ch, 0));
     const int64_t x0 = rng.randint(0, std::max<int64_t>(w - cw, 0));
     return crop(s, y0, x0, ch, cw, o);
+  }
+  bool operator()(const YOLOXHSVRandomAugOptions& o) const {
+    // np.random.uniform(-1, 1, 3) * deltas, times np.random.randint(0, 2, 3),
+    // .astype(np.int16) (truncation toward zero).
+    double g[3];
+    const double deltas[3] = {static_cast<double>(o.hue_delta), static_cast<double>(o.saturation_delta),
+                              static_cast<double>(o.value_delta)};
+    for (int k = 0; k < 3; ++k) g[k] = (rng.uniform() * 2.0 - 1.0) * deltas[k];
+    for (int k = 0; k < 3; ++k) g[k] *= static_cast<double>(rng.randint(0, 1));
+    hsv_shift(s, static_cast<int>(g[0]), static_cast<int>(g[1]), static_cast<int>(g[2]));
+    return true;
   }
   bool operator()(const RandomChoiceOptions& o) const {
     INSTSEG_CHECK(!o.branches.empty(), "RandomChoice: no branches");

@@ -3,9 +3,10 @@
 //   Resize             keep-ratio (mmcv.rescale_size + cv2 INTER_LINEAR) or exact size
 //   RandomChoiceResize one scale of a list (mmdet 2.x multiscale_mode='value')
 //   RandomResize       scale sampled in a range (multiscale_mode='range') or by ratio_range
-//   RandomFlip         horizontal flip with probability prob
+//   RandomFlip         horizontal / vertical / diagonal flips (mmcv's prob and direction semantics)
 //   RandomCrop         crop_type absolute / absolute_range / relative / relative_range
 //   RandomChoice       one branch (a list of transforms) chosen at random
+//   YOLOXHSVRandomAug  random hue / saturation / value offsets in OpenCV's uint8 HSV
 //
 // Boxes and masks move with the image; meta.img_*, scale_*, flip are kept up
 // to date. Normalize and Pad are not here: they run per batch in collate
@@ -53,8 +54,18 @@ struct RandomResizeOptions {
   bool clip_object_border = true;
 };
 
+// mmcv.transforms.RandomFlip. 'diagonal' is mmcv.imflip's diagonal: both axes
+// at once (a 180-degree rotation), not a transpose. Which flip happens
+// (mmcv's _choose_direction): with one `prob` and k directions, each
+// direction has probability prob / k and no flip 1 - prob; with a list of
+// probabilities (`probs`, one per direction), direction i has probs[i] and no
+// flip 1 - sum(probs).
+enum class FlipDirection { horizontal, vertical, diagonal };
+
 struct RandomFlipOptions {
-  double prob = 0.5;  // horizontal only (the only direction the configs use)
+  double prob = 0.5;                  // used when probs is empty
+  std::vector<FlipDirection> directions{FlipDirection::horizontal};
+  std::vector<double> probs;          // mmcv's list-valued prob; empty: prob split evenly
 };
 
 struct RandomCropOptions {
@@ -68,6 +79,16 @@ struct RandomCropOptions {
   bool bbox_clip_border = true;
 };
 
+// mmdet YOLOXHSVRandomAug: gains = uniform(-1, 1, 3) * (hue, saturation,
+// value) deltas, each kept with probability 1/2, truncated to int16; then in
+// cv2's uint8 HSV (H in [0, 180)) H = (H + g0) mod 180, S and V clipped to
+// [0, 255] after adding g1, g2.
+struct YOLOXHSVRandomAugOptions {
+  int64_t hue_delta = 5;
+  int64_t saturation_delta = 30;
+  int64_t value_delta = 30;
+};
+
 struct TransformSpec;
 
 struct RandomChoiceOptions {
@@ -77,7 +98,7 @@ struct RandomChoiceOptions {
 
 struct TransformSpec {
   std::variant<ResizeOptions, RandomChoiceResizeOptions, RandomResizeOptions, RandomFlipOptions,
-               RandomCropOptions, RandomChoiceOptions>
+               RandomCropOptions, RandomChoiceOptions, YOLOXHSVRandomAugOptions>
       op;
 };
 
@@ -90,8 +111,18 @@ void rescale_size(int64_t w, int64_t h, const Scale& scale, int64_t* new_w, int6
 void resize_to(Sample& s, int64_t new_w, int64_t new_h, bool clip_boxes);
 void resize(Sample& s, const Scale& scale, bool keep_ratio, bool clip_boxes);
 void flip_horizontal(Sample& s);
+// mmdet RandomFlip._flip for one direction: image, boxes (HorizontalBoxes.flip_)
+// and masks (BitmapMasks.flip); sets meta.flip and meta.flip_direction.
+void flip(Sample& s, FlipDirection d);
+// "horizontal", "vertical" or "diagonal".
+const char* flip_direction_name(FlipDirection d);
 // Crops [y0, y0+h) x [x0, x0+w) (already inside the image) as RandomCrop._crop_data.
 bool crop(Sample& s, int64_t y0, int64_t x0, int64_t h, int64_t w, const RandomCropOptions& o);
+
+// YOLOXHSVRandomAug with given (already sampled) int16 gains (h, s, v).
+// The image is RGB here, BGR in mmdet: cv2 RGB<->HSV on RGB equals
+// BGR<->HSV on BGR, so the result is the same picture.
+void hsv_shift(Sample& s, int hue_gain, int saturation_gain, int value_gain);
 
 // A built pipeline: applies the specs in order.
 class Pipeline {

@@ -125,16 +125,20 @@ cv::Mat draw_instances(const cv::Mat& rgb, const Instances& inst, const Visualiz
     Rgb color;
   };
   std::vector<Tag> tags;  // drawn last, above every mask
+  const bool crowded = o.crowded_count >= 0 && static_cast<int64_t>(order.size()) > o.crowded_count;
+  const double min_label_area = crowded ? o.crowded_label_min_frac * static_cast<double>(H) * W : 0.0;
 
   for (int64_t i : order) {
     const Rgb c = color_for(o, lab[i], rank[static_cast<size_t>(i)]);
     cv::Rect rect;
     bool have_rect = false;
+    double area = 0;  // mask pixels, or the box's area for box-only instances
     if (has_masks) {
       cv::Mat m(H, W, CV_8UC1, masks[i].data_ptr<uint8_t>());
       rect = cv::boundingRect(m);
       if (rect.area() > 0) {
         have_rect = true;
+        area = cv::countNonZero(m(rect));
         cv::Mat roi = out(rect);
         cv::Mat mroi = m(rect);
         cv::Mat blended;
@@ -155,9 +159,10 @@ cv::Mat draw_instances(const cv::Mat& rgb, const Instances& inst, const Visualiz
       if (!have_rect) {
         rect = cv::Rect(p1, p2);
         have_rect = true;
+        area = static_cast<double>(rect.area());
       }
     }
-    if (o.draw_labels && have_rect) tags.push_back({rect.tl(), instance_tag(o, lab[i], sc[i]), c});
+    if (o.draw_labels && have_rect && area >= min_label_area) tags.push_back({rect.tl(), instance_tag(o, lab[i], sc[i]), c});
   }
 
   for (const Tag& t : tags) {

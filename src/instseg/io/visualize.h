@@ -31,6 +31,12 @@ struct VisualizeOptions {
   double score_thr = 0.0;   // instances with a lower score are not drawn
   bool draw_contours = true;
   bool draw_labels = true;
+  // Crowded images (more than crowded_count drawn instances, e.g. 250 nuclei):
+  // tags hide the picture, so only instances whose mask (or box) covers at
+  // least crowded_label_min_frac of the image get one; masks and contours are
+  // drawn for all. crowded_count < 0: always label every instance (mmdet).
+  int64_t crowded_count = 30;
+  double crowded_label_min_frac = 0.01;
   bool draw_boxes = false;  // also the xyxy boxes (always drawn for box-only instances)
   int thickness = 1;        // contour / box line width in pixels
   double font_scale = 0;    // 0: from the image size

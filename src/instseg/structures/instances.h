@@ -18,7 +18,8 @@ struct ImageMeta {
   int64_t img_h = 0, img_w = 0;  // img_shape: after resize, before padding
   int64_t pad_h = 0, pad_w = 0;  // batch_input_shape: the padded batch
   double scale_w = 1.0, scale_h = 1.0;  // scale_factor (w, h) = img / ori
-  bool flip = false;           // horizontally flipped by the pipeline
+  bool flip = false;           // flipped by the pipeline (RandomFlip)
+  std::string flip_direction;  // "horizontal" | "vertical" | "diagonal" when flip
 };
 
 // Ground truth of one image in padded-input pixels.
