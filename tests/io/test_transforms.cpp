@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <opencv2/imgproc.hpp>
 
 #include <map>
 #include <set>
