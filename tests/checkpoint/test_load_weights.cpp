@@ -100,6 +100,37 @@ TEST(LoadWeights, UnreadableAndEmptyFilesNameTheFile) {
   EXPECT_NE(err.find(empty + ": no tensors"), std::string::npos) << err;
 }
 
+// mmengine's load_checkpoint(prefix=): a sub-module out of a bigger
+// checkpoint, the prefix stripped; a missing trailing '.' is added.
+TEST(LoadWeights, PrefixSelectsAndStripsASubmodule) {
+  torch::manual_seed(4);
+  Net part;
+  TensorDict sd;
+  for (const auto& kv : module_state_dict(*part)) sd.set("backbone." + kv.first, kv.second);
+  sd.set("neck.lateral.weight", torch::ones({2, 2}));
+  sd.set("backbone_extra.weight", torch::ones({1}));  // "backbone_" is not "backbone."
+  const std::string path = test::temp_dir("load_weights") + "/detector.pth";
+  save_checkpoint(path, PyValue::dict(), sd);
+
+  for (const char* prefix : {"backbone.", "backbone"}) {
+    Net dst;
+    LoadWeightsOptions o;
+    o.prefix = prefix;
+    const LoadedWeights w = load_weights(*dst, path, o);  // strict: the selected keys fit exactly
+    EXPECT_TRUE(w.report.ok()) << w.report.summary();
+    EXPECT_EQ(w.report.loaded, 4u);
+    EXPECT_TRUE(dst->cls->weight.equal(part->cls->weight));
+  }
+  Net dst;
+  LoadWeightsOptions o;
+  o.prefix = "roi_head.";
+  o.strict = false;
+  const std::string err = error_of([&] { load_weights(*dst, path, o); });
+  EXPECT_NE(err.find(path + ": no key starts with the prefix 'roi_head.' (6 keys, e.g. 'backbone.conv.weight')"),
+            std::string::npos)
+      << err;
+}
+
 TEST(LoadWeights, DatasetMetaIgnoresMalformedEntries) {
   PyValue meta = meta_with_classes({"x"});
   PyValue root = PyValue::dict();

@@ -3,6 +3,8 @@
 #include "instseg/core/check.h"
 #include "instseg/core/log.h"
 
+#include <utility>
+
 namespace instseg {
 
 DatasetMeta read_dataset_meta(const PyValue& root) {
@@ -38,8 +40,19 @@ LoadedWeights load_weights(torch::nn::Module& model, const PthFile& file, const 
   std::string where;
   const PyValue& weights = find_weights(file.root, &where);
   if (!weights.is_dict()) fail(file.path, ": no weights: expected a dict of tensors, got ", weights.kind_name());
-  const TensorDict sd = tensor_entries(weights, /*strip_module=*/true);
+  TensorDict sd = tensor_entries(weights, /*strip_module=*/true);
   const std::string target = o.target.empty() ? std::string("the model") : o.target;
+  if (!o.prefix.empty() && sd.size() > 0) {
+    const std::string prefix = o.prefix.back() == '.' ? o.prefix : o.prefix + ".";
+    TensorDict selected;
+    for (const auto& [key, value] : sd)
+      if (key.size() > prefix.size() && key.compare(0, prefix.size(), prefix) == 0)
+        selected.set(key.substr(prefix.size()), value);
+    if (selected.empty())
+      fail(file.path, ": no key starts with the prefix '", prefix, "' (", sd.size(), " keys, e.g. '",
+           sd.items().front().first, "'): not a checkpoint holding ", target, "?");
+    sd = std::move(selected);
+  }
   if (sd.size() == 0)
     fail(file.path, ": no tensors in ", where.empty() ? std::string("the top-level dict") : "'" + where + "'",
          ": not a checkpoint of ", target, "?");

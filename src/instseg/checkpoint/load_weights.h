@@ -7,8 +7,9 @@
 //   // w.report: missing / unexpected / shape-mismatched keys; w.dataset_meta.classes
 //
 // Keys are mmdetection's (state_dict / model / top level, a leading
-// "module." stripped, as mmengine's load_checkpoint). Errors name the
-// checkpoint file and the model it was loaded into.
+// "module." stripped, as mmengine's load_checkpoint; `prefix` selects and
+// strips a sub-module's keys). Errors name the checkpoint file and the model
+// it was loaded into.
 #pragma once
 #include "instseg/checkpoint/pth_reader.h"
 #include "instseg/checkpoint/state_dict.h"
@@ -36,6 +37,11 @@ struct LoadWeightsOptions {
   // keys (a diverged run's checkpoint cannot give meaningful predictions);
   // `instseg inspect`-style tools that want to look at such a file set this.
   bool allow_nonfinite = false;
+  // mmengine's load_checkpoint(prefix=): only the keys that start with
+  // `prefix` are loaded, with it stripped ("backbone." takes a backbone out of
+  // a detector checkpoint); a missing trailing '.' is added, as mmengine does.
+  // No key with the prefix is an error naming the file. "" loads every key.
+  std::string prefix;
 };
 
 // mmdetection's checkpoint meta.dataset_meta (empty when absent).
