@@ -1,5 +1,7 @@
 #include "instseg/layers/deform_conv_pack.h"
 
+#include "instseg/core/compat.h"
+
 #include <ATen/ATen.h>
 
 #include <cmath>
@@ -52,6 +54,18 @@ at::Tensor make_weight(const DeformConvPackOptions& o) {
   return at::empty({o.out_channels(), o.in_channels() / o.groups(), k[0], k[1]});
 }
 
+// conv_offset's forward through instseg::conv2d (core/compat.h): on LibTorch
+// 2.6 oneDNN miscomputes CPU convolutions of >16, non-multiple-of-16 input
+// channels, which a DCN layer on CoordConv features (C + 2 channels, SOLOv2's
+// dcn_apply_to_all_conv) would feed it.
+// The offset conv has the layer's geometry and one group (make_conv_offset).
+at::Tensor offset_forward(const torch::nn::Conv2d& c, const DeformConvPackOptions& o, const at::Tensor& x) {
+  const auto& st = *o.stride();
+  const auto& pa = *o.padding();
+  const auto& di = *o.dilation();
+  return instseg::conv2d(x, c->weight, c->bias, {st[0], st[1]}, {pa[0], pa[1]}, {di[0], di[1]}, 1);
+}
+
 void zero_offset_conv(torch::nn::Conv2d& c) {
   torch::NoGradGuard no_grad;
   c->weight.zero_();
@@ -84,7 +98,7 @@ at::Tensor ModulatedDeformConv2dPackImpl::forward(const at::Tensor& x) {
   INSTSEG_CHECK(x.dim() == 4 && x.size(1) == options_.in_channels(),
                 "ModulatedDeformConv2dPack: expected [N,", options_.in_channels(),
                 ",H,W] input, got ", x.sizes());
-  auto parts = conv_offset->forward(x).chunk(3, 1);
+  auto parts = offset_forward(conv_offset, options_, x).chunk(3, 1);
   auto offset = at::cat({parts[0], parts[1]}, 1);
   auto mask = at::sigmoid(parts[2]);
   return modulated_deform_conv2d(x, offset, mask, weight, bias, to_op(options_));
@@ -112,7 +126,7 @@ at::Tensor DeformConv2dPackImpl::forward(const at::Tensor& x) {
   INSTSEG_CHECK(x.dim() == 4 && x.size(1) == options_.in_channels(),
                 "DeformConv2dPack: expected [N,", options_.in_channels(), ",H,W] input, got ",
                 x.sizes());
-  return deform_conv2d(x, conv_offset->forward(x), weight, to_op(options_));
+  return deform_conv2d(x, offset_forward(conv_offset, options_, x), weight, to_op(options_));
 }
 
 }  // namespace instseg
