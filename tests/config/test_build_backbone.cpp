@@ -79,21 +79,44 @@ TEST(BuildBackbone, MmengineYamlDumpAndReaderComposition) {
   EXPECT_EQ(neck.out_channels, 256);
 }
 
-TEST(BuildBackbone, PretrainedInitCfgLogsANotice) {
-  auto dir = test::temp_dir("cfg_pretrained");
-  set_log_file(dir + "/log.txt");
-  auto old = log_level();
-  set_log_level(LogLevel::info);
+// init_cfg Pretrained on the backbone: the names go into BackboneSpec::pretrained
+// (the file is looked up when training starts, backbone/pretrained.h).
+TEST(BuildBackbone, PretrainedInitCfgGoesToTheSpec) {
   ConfigNode c = load_config(test::data_path("config/mmengine_dump.yaml"));
-  resnet_options_from(c["model"]["backbone"], "model.backbone");
-  set_log_level(old);
-  set_log_file("");
-  std::ifstream in(dir + "/log.txt");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  EXPECT_NE(ss.str().find("model.backbone.init_cfg: Pretrained weights ('torchvision://resnet50') are not"),
-            std::string::npos)
-      << ss.str();
+  BackboneSpec spec = backbone_spec_from(c["model"]["backbone"], "model.backbone");
+  EXPECT_EQ(spec.pretrained.checkpoint, "torchvision://resnet50");
+  EXPECT_EQ(spec.pretrained.prefix, "");
+  EXPECT_TRUE(spec.pretrained.enabled());
+
+  // prefix (a detector checkpoint's backbone), map_location ignored, in a list with other inits.
+  spec = backbone_spec_from(J(R"({"type": "ResNet", "depth": 18, "init_cfg": [{"type": "Kaiming", "layer": "Conv2d"},
+    {"type": "Pretrained", "checkpoint": "work_dirs/x/epoch_12.pth", "prefix": "backbone.", "map_location": "cpu"}]})"),
+                            "model.backbone");
+  EXPECT_EQ(spec.pretrained.checkpoint, "work_dirs/x/epoch_12.pth");
+  EXPECT_EQ(spec.pretrained.prefix, "backbone.");
+  // mmdet's deprecated `pretrained` argument means the same.
+  spec = backbone_spec_from(J(R"({"type": "ResNeXt", "depth": 101, "groups": 64, "pretrained": "open-mmlab://resnext101_64x4d"})"),
+                            "model.backbone");
+  EXPECT_EQ(spec.pretrained.checkpoint, "open-mmlab://resnext101_64x4d");
+  // No Pretrained dict, None, or the fixture's init_cfg null: nothing to load.
+  for (const char* j : {R"({"type": "ResNet", "depth": 18, "init_cfg": {"type": "Kaiming", "layer": "Conv2d"}})",
+                        R"({"type": "ResNet", "depth": 18, "init_cfg": null, "pretrained": null})"})
+    EXPECT_FALSE(backbone_spec_from(J(j), "model.backbone").pretrained.enabled()) << j;
+  EXPECT_FALSE(backbone_spec_from(fixture("solov2_config.json")["model"]["backbone"], "model.backbone")
+                   .pretrained.enabled());
+
+  auto err = [](const char* json) { return error_of([&] { backbone_spec_from(J(json), "model.backbone"); }); };
+  EXPECT_EQ(err(R"({"type": "ResNet", "depth": 50, "init_cfg": {"type": "Pretrained"}})"),
+            "config: model.backbone.init_cfg: missing required key 'checkpoint'");
+  EXPECT_EQ(err(R"({"type": "ResNet", "depth": 50, "init_cfg": {"type": "Pretrained", "checkpoint": "a.pth",
+    "prefixx": "backbone."}})"),
+            "config: unknown key 'model.backbone.init_cfg.prefixx' (did you mean 'prefix'?)");
+  EXPECT_EQ(err(R"({"type": "ResNet", "depth": 50, "pretrained": "a.pth",
+    "init_cfg": {"type": "Pretrained", "checkpoint": "b.pth"}})"),
+            "config: model.backbone.pretrained: init_cfg and pretrained cannot be specified at the same time (mmdet)");
+  EXPECT_EQ(err(R"({"type": "ResNet", "depth": 50, "init_cfg": [{"type": "Pretrained", "checkpoint": "a.pth"},
+    {"type": "Pretrained", "checkpoint": "b.pth"}]})"),
+            "config: model.backbone.init_cfg.1: a second Pretrained init_cfg (instseg loads one checkpoint)");
 }
 
 TEST(BuildBackbone, AllMmdetResNetKeysMap) {

@@ -2,6 +2,7 @@
 // --cfg-options (two training images of data/nuclei at 128 px, batch 1, one
 // epoch), then `--resume` continuing to a second epoch from last_checkpoint.
 #include "common/test_util.h"
+#include "instseg/checkpoint/pth_reader.h"
 #include "tools/cli_util.h"
 
 #include <gtest/gtest.h>
@@ -110,6 +111,65 @@ TEST_F(CliTrainTest, TrainsEvaluatesCheckpointsAndResumes) {
   EXPECT_NE(rc, 0);
   EXPECT_NE(out3.find("optim_wrapper.optimizer.momentun"), std::string::npos) << out3;
   EXPECT_FALSE(fs::exists(dir_ + "/bad/epoch_1.pth"));
+}
+
+// Fine-tuning as mmdetection users do it: the backbone's init_cfg Pretrained
+// (prefix 'backbone.' out of a detector checkpoint) and load_from a model-zoo
+// checkpoint with another class count. The fixture is mmdetection's SOLOv2
+// (R-18 at base_channels 16, 3 classes); the nuclei config is shaped like it
+// with --cfg-options and keeps its 1 class: mask_head.conv_cls.* do not fit
+// and are skipped with a report, everything else is loaded, training runs.
+TEST_F(CliTrainTest, FineTunesFromACheckpointWithAnotherClassCount) {
+  INSTSEG_REQUIRE_SHARED();
+  const std::string ckpt = test::shared_path("fixtures/solov2/checkpoint.pth");
+  const std::string shape =
+      " model.backbone.base_channels=16 model.backbone.frozen_stages=1 model.neck.in_channels=[16,32,64,128]"
+      " model.mask_head.stacked_convs=4 model.mask_head.mask_feature_head.feat_channels=64";
+  const std::string pretrained = " model.backbone.init_cfg.type=Pretrained model.backbone.init_cfg.checkpoint=" +
+                                 ckpt + " model.backbone.init_cfg.prefix=backbone.";
+  int rc = -1;
+  const std::string out = run(command(dir_ + "/finetune", 1) + shape + pretrained + " load_from=" + ckpt, &rc);
+  ASSERT_EQ(rc, 0) << out;
+  // 1. init_cfg: every backbone tensor from the detector checkpoint's backbone.*.
+  const size_t init_at = out.find("init_cfg: the ResNet-18 backbone from " + ckpt + " (prefix 'backbone.'): loaded ");
+  ASSERT_NE(init_at, std::string::npos) << out;
+  const std::regex counts_re("loaded ([0-9]+) of ([0-9]+) tensors");
+  std::smatch m;
+  const std::string init_line = out.substr(init_at, out.find('\n', init_at) - init_at);
+  ASSERT_TRUE(std::regex_search(init_line, m, counts_re)) << init_line;
+  EXPECT_EQ(m[1].str(), m[2].str()) << init_line;
+  // 2. then load_from (mmengine's order): all but the classifier's 2 tensors,
+  // which are reported with both shapes and skipped.
+  const size_t load_at = out.find("load_weights: ");
+  ASSERT_NE(load_at, std::string::npos) << out;
+  EXPECT_LT(init_at, load_at) << out;
+  const size_t total = load_state_dict(ckpt).size();
+  EXPECT_NE(out.find("load_weights: " + std::to_string(total - 2) + " tensors from " + ckpt), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("shape-mismatched 2 keys: mask_head.conv_cls.weight: checkpoint [3, 64, 3, 3] vs model [1, 64, "
+                     "3, 3], mask_head.conv_cls.bias: checkpoint [3] vs model [1]"),
+            std::string::npos)
+      << out;
+  const auto report = lines_with(out, "does not fit the SOLOv2 model");
+  ASSERT_EQ(report.size(), 1u) << out;
+  EXPECT_EQ(report[0].find("missing"), std::string::npos) << report[0];
+  EXPECT_EQ(report[0].find("unexpected"), std::string::npos) << report[0];
+  // 3. training runs.
+  expect_finite_losses(out, 2);
+  EXPECT_NE(out.find("Epoch(train) [1][2/2]"), std::string::npos) << out;
+  EXPECT_TRUE(fs::exists(dir_ + "/finetune/epoch_1.pth"));
+
+  // A zoo name whose file is not in the hub cache: the error names the path and the URL, before training.
+  const std::string home = test::temp_dir("cli_train_torch_home");
+  const std::string err =
+      run("TORCH_HOME=" + home + " " + command(dir_ + "/nofile", 1) + " model.backbone.depth=50" +
+              " model.neck.in_channels=[128,256,512,1024] model.backbone.init_cfg.type=Pretrained" +
+              " model.backbone.init_cfg.checkpoint=torchvision://resnet50",
+          &rc);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(err.find(home + "/hub/checkpoints/resnet50-0676ba61.pth does not exist"), std::string::npos) << err;
+  EXPECT_NE(err.find("https://download.pytorch.org/models/resnet50-0676ba61.pth"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(dir_ + "/nofile/epoch_1.pth"));
 }
 
 }  // namespace

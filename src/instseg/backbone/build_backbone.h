@@ -13,14 +13,27 @@
 #include "instseg/backbone/options.h"
 
 #include <memory>
+#include <string>
 
 namespace instseg {
 
 enum class BackboneKind { resnet };
 
+// mmengine's init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...) on
+// the backbone. build_backbone never reads it: training applies it after
+// building the model (load_pretrained_backbone, backbone/pretrained.h), as
+// mmengine's runner calls init_weights in train() only; inference loads full
+// weights instead.
+struct PretrainedInit {
+  std::string checkpoint;  // "" = none; a path or a zoo name (checkpoint/model_zoo.h)
+  std::string prefix;      // "" = every key; "backbone." = a detector checkpoint's backbone
+  bool enabled() const { return !checkpoint.empty(); }
+};
+
 struct BackboneSpec {
   BackboneKind kind = BackboneKind::resnet;
-  ResNetOptions resnet;  // kind == resnet
+  ResNetOptions resnet;       // kind == resnet
+  PretrainedInit pretrained;  // init_cfg type Pretrained (or the deprecated `pretrained`)
 };
 
 // mmdetection's `type` of each kind ("ResNet").

@@ -22,12 +22,12 @@ BackboneSpec backbone_spec_from(ConfigReader& r) {
   const std::string type = r.expect_type({"ResNet", "ResNeXt"});
   if (type == "ResNet" || type == "ResNeXt") spec.kind = BackboneKind::resnet;
   switch (spec.kind) {
-    case BackboneKind::resnet: spec.resnet = resnet_options_from(r); break;
+    case BackboneKind::resnet: spec.resnet = resnet_options_from(r, &spec.pretrained); break;
   }
   return spec;
 }
 
-ResNetOptions resnet_options_from(ConfigReader& r) {
+ResNetOptions resnet_options_from(ConfigReader& r, PretrainedInit* pretrained) {
   const std::string type = r.expect_type({"ResNet", "ResNeXt"});
   ResNetOptions o;
   o.depth = r.get<int>("depth");
@@ -98,10 +98,8 @@ ResNetOptions resnet_options_from(ConfigReader& r) {
     o.stage_with_dcn = stages;
   }
   r.get<bool>("with_cp", false);  // gradient checkpointing: memory only, same results
-  if (auto pre = r.get_optional<std::string>("pretrained"))  // deprecated mmdet argument
-    log_info("config: ", r.key_path("pretrained"), ": Pretrained weights ('", *pre,
-             "') are not downloaded or loaded by instseg");
-  read_init_cfg(r);
+  const PretrainedInit init = pretrained_init_from(r);  // init_cfg, or the deprecated `pretrained`
+  if (pretrained) *pretrained = init;
   return o;
 }
 

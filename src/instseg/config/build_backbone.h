@@ -9,8 +9,9 @@
 // instseg cannot honour with a non-default value (dcn, plugins, conv_cfg,
 // upsample_cfg.scale_factor, norm_cfg.requires_grad=False on FPN) are errors
 // when set; with_cp is accepted and ignored (memory only); init_cfg /
-// pretrained are accepted, and Pretrained weights log a notice that they are
-// not loaded (instseg starts from its own initialisation or a checkpoint).
+// pretrained: a Pretrained checkpoint goes to BackboneSpec::pretrained (loaded
+// when training starts, backbone/pretrained.h), other init dicts are
+// instseg's own initialisation.
 #pragma once
 #include <string>
 
@@ -23,7 +24,8 @@ namespace instseg {
 // Reads the keys into options; the caller's finish() reports unknown keys.
 // backbone_spec_from switches on `type` (one case per BackboneKind).
 BackboneSpec backbone_spec_from(ConfigReader& r);
-ResNetOptions resnet_options_from(ConfigReader& r);
+// resnet_options_from fills *pretrained from init_cfg / pretrained when given.
+ResNetOptions resnet_options_from(ConfigReader& r, PretrainedInit* pretrained = nullptr);
 FPNOptions fpn_options_from(ConfigReader& r);
 
 // Same on a dict node at `path`, and finish() (unknown keys are errors).

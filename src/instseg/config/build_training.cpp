@@ -1,6 +1,7 @@
 #include "instseg/config/build_training.h"
 
 #include "instseg/checkpoint/load_weights.h"
+#include "instseg/checkpoint/model_zoo.h"
 #include "instseg/checkpoint/pth_reader.h"
 #include "instseg/config/build_data.h"
 #include "instseg/config/build_engine.h"
@@ -134,12 +135,21 @@ void train_from_config(ConfigNode cfg, const TrainRunOptions& o) {
   // ---- model
   std::shared_ptr<DetectorImpl> model = build_model(spec);
   log_info("train: ", model_kind_name(spec.kind), " with ", count_parameters(*model), " parameters");
+  // mmengine's order: init_weights (the backbone's Pretrained init_cfg), then
+  // load_from overwrites what it has. Resuming restores every weight, so the
+  // pretrained file is not needed then.
+  if (resume_path.empty()) init_pretrained_weights(*model, spec);
+  else if (backbone_spec(spec).pretrained.enabled())
+    log_info("train: resuming: the backbone's init_cfg (", backbone_spec(spec).pretrained.checkpoint,
+             ") is not loaded");
   if (load_from && !load_from->empty() && !resume) {
-    // mmengine's load_from: non-strict, what does not fit is reported.
+    // mmengine's load_from: non-strict, what does not fit is reported (another
+    // class count: the classifier's keys). A URL or zoo name is read from the
+    // hub cache (checkpoint/model_zoo.h).
     LoadWeightsOptions lo;
     lo.strict = false;
     lo.target = str_cat("the ", model_kind_name(spec.kind), " model of ", o.config_name);
-    load_weights(*model, *load_from, lo);
+    load_weights(*model, locate_checkpoint(*load_from), lo);
   }
 
   // ---- data

@@ -72,8 +72,44 @@ void read_init_cfg(ConfigReader& r, const std::string& key) {
   auto it = found->find("checkpoint");
   if (it != found->end() && it->is_string()) ckpt = it->get<std::string>();
   log_info("config: ", r.key_path(key), ": Pretrained weights ('", ckpt,
-           "') are not downloaded or loaded by instseg; weights come from its own initialisation "
-           "or from a checkpoint you load");
+           "') are loaded on the backbone only; this part starts from instseg's own initialisation "
+           "or from load_from");
+}
+
+PretrainedInit pretrained_init_from(ConfigReader& r) {
+  PretrainedInit out;
+  const optional<std::string> deprecated = r.get_optional<std::string>("pretrained");
+  const ConfigNode* init = r.find("init_cfg");
+  const bool has_init = init && !init->is_null() && !(init->is_array() && init->empty());
+  if (deprecated && has_init)
+    r.fail_key("pretrained", "init_cfg and pretrained cannot be specified at the same time (mmdet)");
+  if (deprecated) {
+    if (deprecated->empty()) r.fail_key("pretrained", "must not be an empty string");
+    log_warning("config: ", r.key_path("pretrained"),
+                " is deprecated in mmdet, use init_cfg=dict(type='Pretrained', checkpoint=...)");
+    out.checkpoint = *deprecated;
+    return out;
+  }
+  if (!has_init) return out;
+  if (!init->is_object() && !init->is_array())
+    config_detail::type_error(r.key_path("init_cfg"), "a dict or a list of dicts", *init);
+  auto read_one = [&](const ConfigNode& node, const std::string& path) {
+    if (!is_pretrained(node)) return;
+    if (out.enabled()) fail("config: ", path, ": a second Pretrained init_cfg (instseg loads one checkpoint)");
+    ConfigReader p(node, path);
+    p.type();
+    out.checkpoint = p.get<std::string>("checkpoint");
+    if (out.checkpoint.empty()) p.fail_key("checkpoint", "must not be empty");
+    out.prefix = p.get_optional<std::string>("prefix").value_or("");
+    p.ignore({"map_location"});  // weights are read on the CPU and copied into the model
+    p.finish();
+  };
+  if (init->is_object()) {
+    read_one(*init, r.key_path("init_cfg"));
+  } else {
+    for (size_t i = 0; i < init->size(); ++i) read_one((*init)[i], r.key_path("init_cfg") + "." + std::to_string(i));
+  }
+  return out;
 }
 
 }  // namespace instseg

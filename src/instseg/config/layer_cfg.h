@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <string>
 
+#include "instseg/backbone/build_backbone.h"
 #include "instseg/config/config_reader.h"
 
 namespace instseg {
@@ -51,7 +52,16 @@ std::string act_cfg_from(ConfigReader& r, const std::string& key, const std::str
 
 // Registers r["init_cfg"] (mmengine init_cfg: instseg always initialises
 // modules itself) and logs a notice when it asks for Pretrained weights
-// (a dict or a list of dicts with type 'Pretrained'): they are not loaded.
+// (a dict or a list of dicts with type 'Pretrained'): instseg loads them on
+// the backbone only (pretrained_init_from).
 void read_init_cfg(ConfigReader& r, const std::string& key = "init_cfg");
+
+// A backbone's Pretrained weights: r["init_cfg"] = dict(type='Pretrained',
+// checkpoint=STR, prefix=None | STR, map_location=...) alone or in a list
+// (the other init dicts are instseg's own initialisation), or mmdet's
+// deprecated r["pretrained"] = STR (a warning, as mmdet). Both set, more than
+// one Pretrained dict, or a missing checkpoint is an error naming the key.
+// Only the names are read here; the file is looked up when training starts.
+PretrainedInit pretrained_init_from(ConfigReader& r);
 
 }  // namespace instseg

@@ -2,6 +2,8 @@
 // Config parsing (mmdetection's `model` dict -> ModelSpec) lives in
 // src/instseg/config/build_model.h; this file only needs options.
 #pragma once
+#include "instseg/checkpoint/load_weights.h"
+#include "instseg/core/compat.h"
 #include "instseg/models/detector.h"
 #include "instseg/queryinst/queryinst.h"
 #include "instseg/solov2/solov2.h"
@@ -35,6 +37,16 @@ struct ModelSpec {
 
 // A freshly initialised model (mmdetection's init_weights), in training mode.
 std::shared_ptr<DetectorImpl> build_model(const ModelSpec& spec);
+
+// The backbone's spec of either model kind.
+const BackboneSpec& backbone_spec(const ModelSpec& spec);
+
+// The rest of mmengine's init_weights, the part that reads files: the
+// backbone's init_cfg Pretrained checkpoint (backbone/pretrained.h) loaded
+// into model.backbone; nullopt when the config has none. `instseg train` calls
+// it after build_model and before load_from (mmengine's order: init_weights,
+// then load_from overwrites what it has); inference never does.
+optional<LoadedWeights> init_pretrained_weights(DetectorImpl& model, const ModelSpec& spec);
 
 // Number of elements over all parameters.
 int64_t count_parameters(const torch::nn::Module& module);
