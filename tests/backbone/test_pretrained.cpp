@@ -78,13 +78,22 @@ bool make_torchvision_resnet(int depth, const std::string& out) {
   return false;
 }
 
-// One torchvision ResNet-50 file per test process (about 100 MB, 2 s to make).
+// One torchvision ResNet-50 file per test process (about 100 MB, 2 s to make),
+// removed when the process exits.
+struct TorchvisionFile {
+  std::string dir, path;
+  TorchvisionFile() : dir(test::temp_dir("pretrained_tv")) {
+    const std::string p = dir + "/resnet50-random.pth";
+    if (make_torchvision_resnet(50, p)) path = p;
+  }
+  ~TorchvisionFile() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
 const std::string& torchvision_resnet50() {
-  static const std::string path = [] {
-    const std::string p = test::temp_dir("pretrained_tv") + "/resnet50-random.pth";
-    return make_torchvision_resnet(50, p) ? p : std::string();
-  }();
-  return path;
+  static const TorchvisionFile file;
+  return file.path;
 }
 
 #define REQUIRE_TORCHVISION_R50(path)                                                          \
