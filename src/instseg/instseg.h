@@ -4,4 +4,6 @@
 // for the Predictor and a complete example. Applications without OpenCV
 // link instseg::core and include "instseg/inference/tensor_predictor.h".
 #pragma once
+#include "instseg/api/prediction_files.h"
 #include "instseg/api/predictor.h"
+#include "instseg/api/video.h"

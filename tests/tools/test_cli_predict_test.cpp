@@ -24,6 +24,11 @@
 #include "instseg/config/config_tree.h"
 #include "instseg/io/image.h"
 
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/videoio.hpp>
+
+#include <map>
+
 namespace instseg {
 namespace {
 namespace fs = std::filesystem;
@@ -211,6 +216,136 @@ TEST_F(CliPredictTest, PredictWritesOverlaysAndResults) {
   const std::string out3 = run(cli() + "predict " + config_ + " " + ckpt_ + " " + dir_ + "/nope.png", &rc);
   EXPECT_NE(rc, 0);
   EXPECT_NE(out3.find("nope.png: no such file"), std::string::npos) << out3;
+}
+
+// predict --ann GT.json: results carry GT.json's image ids (matched by file
+// name) and category ids, so `instseg eval --ann GT.json` scores them (with
+// the input order's ids 0, 1 loadRes would refuse them: ids not in the GT).
+TEST_F(CliPredictTest, PredictWithAnnIsEvaluatedAgainstTheGt) {
+  ASSERT_TRUE(fs::exists(test::instseg_binary())) << test::instseg_binary();
+  const std::string out_dir = dir_ + "/pred_ann";
+  int rc = -1;
+  const std::string out = run(cli() + "predict " + config_ + " " + ckpt_ + " " + nuclei("images/" + files_[1]) +
+                                  " " + nuclei("images/" + files_[0]) + " --ann " + ann_ + " --out-dir " + out_dir +
+                                  " --score-thr 0.05 --no-overlays",
+                              &rc);
+  ASSERT_EQ(rc, 0) << out;
+  std::ifstream rf(out_dir + "/results.json");
+  const auto res = nlohmann::json::parse(rf);
+  ASSERT_FALSE(res.empty()) << "the raised cls bias should give detections";
+  std::set<int64_t> ids;
+  for (const auto& r : res) ids.insert(r["image_id"].get<int64_t>());
+  EXPECT_EQ(ids, (std::set<int64_t>{2, 3}));  // subset.json's ids, not the input order
+
+  const std::string stats_file = dir_ + "/pred_ann_stats.json";
+  const std::string ev = run(cli() + "eval --ann " + ann_ + " --results " + out_dir + "/results.json --iou-type both" +
+                                 " --json-out " + stats_file,
+                             &rc);
+  ASSERT_EQ(rc, 0) << ev;
+  EXPECT_EQ(count(ev, " Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = "), 2u) << ev;
+  std::ifstream sf(stats_file);
+  const auto stats = nlohmann::json::parse(sf);
+  for (const char* type : {"segm", "bbox"}) {
+    ASSERT_EQ(stats[type].size(), 12u) << stats.dump();
+    // AP and AR over all areas are computed (-1 would mean no GT image had results).
+    EXPECT_GE(stats[type][0].get<double>(), 0.0) << type;
+    EXPECT_GE(stats[type][8].get<double>(), 0.0) << type;
+  }
+}
+
+// A video (4 frames of a.png, MJPG .avi written here with OpenCV) through the
+// same predict path as images (a camera index opens cv::VideoCapture(N) and
+// takes the same path): an annotated video with every frame, one results and
+// images.json entry per frame, per-frame prediction files; --batch-size 3
+// batches the frames (4 = 3 + 1).
+TEST_F(CliPredictTest, PredictOnAVideo) {
+  ASSERT_TRUE(fs::exists(test::instseg_binary())) << test::instseg_binary();
+  const cv::Mat bgr = cv::imread(dir_ + "/imgs/a.png", cv::IMREAD_COLOR);
+  ASSERT_FALSE(bgr.empty());
+  const std::string video = dir_ + "/clip.avi";
+  {
+    cv::VideoWriter w(video, cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 5.0, bgr.size());
+    ASSERT_TRUE(w.isOpened()) << "OpenCV cannot write MJPG here";
+    for (int i = 0; i < 4; ++i) w.write(bgr);
+  }
+  const std::string out_dir = dir_ + "/pred_video";
+  int rc = -1;
+  const std::string out = run(cli() + "predict " + config_ + " " + ckpt_ + " " + video + " --out-dir " + out_dir +
+                                  " --score-thr 0.05 --batch-size 3 --save-masks rle --draw-boxes",
+                              &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("clip.avi: 4 frames of " + std::to_string(bgr.cols) + "x" + std::to_string(bgr.rows)),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find(" frames/s (model and drawing"), std::string::npos) << out;
+  EXPECT_NE(out.find("predict: 0 images, 4 video frames"), std::string::npos) << out;
+
+  // The annotated video: 4 frames of the input's size, not the input's pixels.
+  cv::VideoCapture cap(out_dir + "/clip.avi");
+  ASSERT_TRUE(cap.isOpened());
+  int frames = 0;
+  cv::Mat f;
+  double diff = 0;
+  while (cap.read(f) && !f.empty()) {
+    EXPECT_EQ(f.size(), bgr.size());
+    diff += cv::norm(f, bgr, cv::NORM_L1);
+    ++frames;
+  }
+  EXPECT_EQ(frames, 4);
+  EXPECT_GT(diff, 0.0);
+
+  // Per-frame results: ids 0..3, the same instances in every (identical) frame.
+  std::ifstream jf(out_dir + "/images.json");
+  const auto images = nlohmann::json::parse(jf);
+  ASSERT_EQ(images.size(), 4u);
+  std::ifstream rf(out_dir + "/results.json");
+  const auto res = nlohmann::json::parse(rf);
+  std::map<int64_t, int> per_frame;
+  for (const auto& r : res) ++per_frame[r["image_id"].get<int64_t>()];
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(images[i]["id"], i);
+    EXPECT_EQ(images[i]["frame"], i);
+    EXPECT_EQ(images[i]["file_name"], video);
+    EXPECT_GT(per_frame[i], 0) << "frame " << i;
+    EXPECT_EQ(per_frame[i], per_frame[0]) << "frame " << i;
+    EXPECT_EQ(images[i]["num_instances"], per_frame[i]);
+    // preds/clip_<i>.json: mmdet DetInferencer's keys, RLE masks.
+    std::ifstream pf(out_dir + "/preds/clip_" + std::to_string(i) + ".json");
+    ASSERT_TRUE(pf.good()) << i;
+    const auto pred = nlohmann::json::parse(pf);
+    EXPECT_EQ(pred["labels"].size(), static_cast<size_t>(per_frame[i]));
+    EXPECT_EQ(pred["scores"].size(), pred["labels"].size());
+    EXPECT_EQ(pred["bboxes"].size(), pred["labels"].size());
+    ASSERT_EQ(pred["masks"].size(), pred["labels"].size());
+    EXPECT_EQ(pred["masks"][0]["size"], (nlohmann::json{bgr.rows, bgr.cols}));
+    EXPECT_TRUE(pred["masks"][0]["counts"].is_string());
+  }
+}
+
+// --batch-size over images, PNG masks per instance, --no-labels.
+TEST_F(CliPredictTest, PredictBatchesAndSavesPngMasks) {
+  ASSERT_TRUE(fs::exists(test::instseg_binary())) << test::instseg_binary();
+  const std::string out_dir = dir_ + "/pred_batch";
+  int rc = -1;
+  const std::string out = run(cli() + "predict " + config_ + " " + ckpt_ + " " + dir_ + "/imgs --out-dir " + out_dir +
+                                  " --score-thr 0.05 --batch-size 2 --save-masks png --no-labels",
+                              &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("predict: 2 images"), std::string::npos) << out;
+  std::ifstream pf(out_dir + "/preds/a.json");
+  ASSERT_TRUE(pf.good());
+  const auto pred = nlohmann::json::parse(pf);
+  ASSERT_FALSE(pred["mask_files"].empty());
+  EXPECT_EQ(pred["mask_files"].size(), pred["labels"].size());
+  const cv::Mat m = cv::imread(out_dir + "/" + pred["mask_files"][0].get<std::string>(), cv::IMREAD_UNCHANGED);
+  const cv::Mat orig = cv::imread(dir_ + "/imgs/a.png", cv::IMREAD_COLOR);
+  ASSERT_FALSE(m.empty());
+  EXPECT_EQ(m.type(), CV_8UC1);
+  EXPECT_EQ(m.size(), orig.size());
+  double lo = 0, hi = 0;
+  cv::minMaxLoc(m, &lo, &hi);
+  EXPECT_EQ(hi, 255.0);
+  EXPECT_TRUE(fs::exists(out_dir + "/b.png"));
 }
 
 TEST_F(CliPredictTest, TestPrintsCocoMetrics) {
