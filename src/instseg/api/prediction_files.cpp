@@ -67,7 +67,7 @@ std::vector<std::string> save_mask_pngs(const Prediction& p, const std::string& 
   if (ec) fail(dir, ": cannot create the directory: ", ec.message());
   const at::Tensor m = p.masks.to(at::kByte).contiguous();
   for (int64_t i = 0; i < p.size(); ++i) {
-    const at::Tensor one = (m[i] > 0).to(at::kByte).mul(255).contiguous();
+    const at::Tensor one = m[i].gt(0).to(at::kByte).mul(255).contiguous();
     const cv::Mat png(static_cast<int>(p.height), static_cast<int>(p.width), CV_8UC1, one.data_ptr<uint8_t>());
     names.push_back(stem + "_" + std::to_string(i) + ".png");
     const std::string path = (fs::path(dir) / names.back()).string();
