@@ -51,10 +51,10 @@ test_pipeline:
 
 }  // namespace
 
-TinyModel write_tiny_solov2(const std::string& dir) {
+TinyModel write_tiny_solov2(const std::string& dir, const std::string& extra_yaml) {
   TinyModel t;
   t.config = dir + "/solov2_tiny.yaml";
-  std::ofstream(t.config) << kConfig;
+  std::ofstream(t.config) << kConfig << extra_yaml;
   t.checkpoint = dir + "/solov2_tiny.pth";
   torch::manual_seed(0);
   auto model = build_model(model_spec_from(load_config(t.config)));

@@ -13,7 +13,9 @@ struct TinyModel {
 };
 
 // Writes <dir>/solov2_tiny.yaml and <dir>/solov2_tiny.pth.
-TinyModel write_tiny_solov2(const std::string& dir);
+// `extra_yaml`: more top-level sections appended to the config (a test's
+// test_dataloader / test_evaluator).
+TinyModel write_tiny_solov2(const std::string& dir, const std::string& extra_yaml = "");
 
 // <source>/data/nuclei/images/<name> of a nuclei image (348 x 524).
 std::string nuclei_image();

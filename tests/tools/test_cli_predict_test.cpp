@@ -3,6 +3,7 @@
 // bias, so that every grid cell scores ~0.99 and the post-processing, RLE
 // encoding, evaluation and overlays all have instances to work on), and two
 // nuclei images of the repository's data/nuclei set.
+#include "api/tiny_solov2.h"
 #include "common/test_util.h"
 
 #include <gtest/gtest.h>
@@ -52,38 +53,10 @@ size_t count(const std::string& hay, const std::string& needle) {
 
 std::string nuclei(const std::string& rel) { return std::string(INSTSEG_SOURCE_DIR) + "/data/nuclei/" + rel; }
 
-// Tiny SOLOv2 (ResNet-18 with 16 base channels, FPN 64, one class) with the
-// nuclei test set; the paths are filled in by the fixture.
-const char* kConfig = R"(model:
-  type: SOLOv2
-  data_preprocessor:
-    type: DetDataPreprocessor
-    mean: [123.675, 116.28, 103.53]
-    std: [58.395, 57.12, 57.375]
-    bgr_to_rgb: true
-    pad_mask: true
-    pad_size_divisor: 32
-  backbone: {type: ResNet, depth: 18, num_stages: 4, out_indices: [0, 1, 2, 3], frozen_stages: 1,
-             init_cfg: null, style: pytorch, base_channels: 16}
-  neck: {type: FPN, in_channels: [16, 32, 64, 128], out_channels: 64, start_level: 0, num_outs: 5}
-  mask_head:
-    type: SOLOV2Head
-    num_classes: 1
-    in_channels: 64
-    feat_channels: 64
-    stacked_convs: 2
-    strides: [8, 8, 16, 32, 32]
-    scale_ranges: [[1, 96], [48, 192], [96, 384], [192, 768], [384, 2048]]
-    pos_scale: 0.2
-    num_grids: [40, 36, 24, 16, 12]
-    cls_down_index: 0
-    mask_feature_head: {feat_channels: 64, start_level: 0, end_level: 3, out_channels: 64, mask_stride: 4,
-                        norm_cfg: {type: GN, num_groups: 32, requires_grad: true}, in_channels: 64}
-    loss_mask: {type: DiceLoss, use_sigmoid: true, loss_weight: 3.0}
-    loss_cls: {type: FocalLoss, use_sigmoid: true, gamma: 2.0, alpha: 0.25, loss_weight: 1.0}
-  test_cfg: {nms_pre: 100, score_thr: 0.1, mask_thr: 0.5, filter_thr: 0.05, kernel: gaussian, sigma: 2.0,
-             max_per_img: 20}
-test_dataloader:
+// The tiny SOLOv2 of tests/api/tiny_solov2.h (ResNet-18 with 16 base channels,
+// FPN 64, one class, every grid cell a confident "nucleus") with the nuclei
+// test set; the paths are filled in by the fixture.
+const char* kData = R"(test_dataloader:
   batch_size: 2
   num_workers: 1
   persistent_workers: true
@@ -136,24 +109,10 @@ class CliPredictTest : public ::testing::Test {
     fs::copy_file(nuclei("images/" + files_[0]), dir_ + "/imgs/a.png");
     fs::copy_file(nuclei("images/" + files_[1]), dir_ + "/imgs/b.png");
 
-    config_ = dir_ + "/solov2_tiny.yaml";
-    std::string text = replace_all(kConfig, "@DATA_ROOT@", nuclei(""));
-    std::ofstream(config_) << replace_all(text, "@ANN@", ann_);
-
-    // Random init, then every grid cell made a confident "nucleus".
-    torch::manual_seed(0);
-    auto model = build_model(model_spec_from(load_config(config_)));
-    TensorDict sd = module_state_dict(*model);
-    {
-      torch::NoGradGuard ng;
-      sd.at("mask_head.conv_cls.bias").fill_(5.0);
-    }
-    PyValue meta = PyValue::dict();
-    PyValue dataset_meta = PyValue::dict();
-    dataset_meta.dict_set(PyValue::str("classes"), PyValue::tuple({PyValue::str("nucleus")}));
-    meta.dict_set(PyValue::str("dataset_meta"), dataset_meta);
-    ckpt_ = dir_ + "/tiny.pth";
-    save_checkpoint(ckpt_, meta, sd);
+    const test::TinyModel tiny =
+        test::write_tiny_solov2(dir_, replace_all(replace_all(kData, "@DATA_ROOT@", nuclei("")), "@ANN@", ann_));
+    config_ = tiny.config;
+    ckpt_ = tiny.checkpoint;
   }
 
   static std::string cli() { return test::instseg_binary() + " --threads 2 "; }
