@@ -5,6 +5,7 @@
 // nuclei images of the repository's data/nuclei set.
 #include "api/tiny_solov2.h"
 #include "common/test_util.h"
+#include "tools/cli_util.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -34,16 +35,7 @@ namespace instseg {
 namespace {
 namespace fs = std::filesystem;
 
-std::string run(const std::string& cmd, int* rc) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  *rc = pclose(p);
-  return out;
-}
+std::string run(const std::string& cmd, int* rc) { return test::run_command(cmd, rc); }
 
 size_t count(const std::string& hay, const std::string& needle) {
   size_t n = 0;
