@@ -59,13 +59,13 @@ TEST(Visualize, ContoursLabelsAndThreshold) {
   VisualizeOptions o;
   o.class_names = {"cell", "nucleus"};
   cv::Mat full = draw_instances(s.rgb, s.inst, o);
-  // The contour has the full colour at the mask's border.
-  const Rgb c0 = instance_color(0);
-  EXPECT_EQ(full.at<cv::Vec3b>(34, 15), cv::Vec3b(c0[0], c0[1], c0[2]));
-  // Tags add pixels outside the masks (above them).
   VisualizeOptions plain = o;
   plain.draw_labels = false;
   cv::Mat no_tags = draw_instances(s.rgb, s.inst, plain);
+  // The contour has the full colour at the mask's border.
+  const Rgb c0 = instance_color(0);
+  EXPECT_EQ(no_tags.at<cv::Vec3b>(34, 15), cv::Vec3b(c0[0], c0[1], c0[2]));
+  // Tags add pixels outside the masks (above them).
   cv::Mat diff;
   cv::absdiff(full, no_tags, diff);
   cv::cvtColor(diff, diff, cv::COLOR_RGB2GRAY);
@@ -147,6 +147,52 @@ TEST(Visualize, CrowdedImagesLabelOnlyLargeInstances) {
   o.crowded_count = -1;  // mmdet's behaviour: every instance tagged
   cv::Mat all = tagged(o);
   EXPECT_GT(cv::countNonZero(all(cv::Rect(0, 90, 200, 110))), 0);
+}
+
+TEST(Visualize, PlaceTagsNeverOverlapAndStayNearTheirObjects) {
+  // 14 touching 20 x 20 objects in a 7 x 2 block (a crowded nuclei crop) with
+  // 60 x 14 tags: mmdet's spot (above each top-left corner) would stack the
+  // tags of a row into one unreadable strip.
+  std::vector<cv::Rect> anchors;
+  std::vector<cv::Size> sizes;
+  for (int r = 0; r < 2; ++r)
+    for (int c = 0; c < 7; ++c) {
+      anchors.emplace_back(100 + c * 20, 120 + r * 20, 20, 20);
+      sizes.emplace_back(60, 14);
+    }
+  const cv::Size image(400, 300);
+  const std::vector<cv::Rect> spots = place_tags(anchors, sizes, image);
+  ASSERT_EQ(spots.size(), anchors.size());
+  // The first (best-scored) tag gets mmdet's spot.
+  EXPECT_EQ(spots[0], cv::Rect(100, 106, 60, 14));
+  int placed = 0;
+  for (size_t i = 0; i < spots.size(); ++i) {
+    if (spots[i].empty()) continue;
+    ++placed;
+    EXPECT_EQ(spots[i] & cv::Rect(0, 0, 400, 300), spots[i]) << i;
+    EXPECT_EQ(spots[i].size(), sizes[i]) << i;
+    // Near its object: within 5 tag heights (or one tag width) of it.
+    const cv::Rect near(anchors[i].x - 60, anchors[i].y - 5 * 14, anchors[i].width + 120, anchors[i].height + 10 * 14);
+    EXPECT_EQ(spots[i] & near, spots[i]) << i;
+    for (size_t j = 0; j < i; ++j) EXPECT_EQ((spots[i] & spots[j]).area(), 0) << i << " overlaps " << j;
+  }
+  EXPECT_EQ(placed, 14);
+  // With room around, a tag does not cover another object: the second object's
+  // tag leaves mmdet's spot (it would cover the first object) for a free one.
+  const std::vector<cv::Rect> apart =
+      place_tags({cv::Rect(50, 50, 30, 30), cv::Rect(60, 90, 30, 30)}, {cv::Size(40, 12), cv::Size(40, 12)}, image);
+  EXPECT_EQ(apart[0], cv::Rect(50, 38, 40, 12));
+  EXPECT_EQ((apart[1] & cv::Rect(50, 50, 30, 30)).area(), 0);
+  EXPECT_FALSE(apart[1].empty());
+
+  // No room at all: later tags are left out rather than drawn on top.
+  const std::vector<cv::Rect> tight =
+      place_tags({cv::Rect(0, 0, 10, 10), cv::Rect(0, 0, 10, 10)}, {cv::Size(40, 20), cv::Size(40, 20)}, cv::Size(40, 20));
+  EXPECT_EQ(tight[0], cv::Rect(0, 0, 40, 20));
+  EXPECT_TRUE(tight[1].empty());
+  // A tag wider than the image is clipped to it.
+  EXPECT_EQ(place_tags({cv::Rect(5, 5, 4, 4)}, {cv::Size(90, 8)}, cv::Size(50, 30))[0].width, 50);
+  EXPECT_THROW(place_tags({cv::Rect(0, 0, 1, 1)}, {}, cv::Size(5, 5)), Error);
 }
 
 TEST(Visualize, SavePngRoundTrip) {

@@ -73,6 +73,53 @@ Rgb color_for(const VisualizeOptions& o, int64_t label, size_t index) {
   return c;
 }
 
+std::vector<cv::Rect> place_tags(const std::vector<cv::Rect>& anchors, const std::vector<cv::Size>& sizes,
+                                 cv::Size image) {
+  if (anchors.size() != sizes.size())
+    fail("place_tags: ", anchors.size(), " anchors but ", sizes.size(), " sizes");
+  const cv::Rect frame(0, 0, image.width, image.height);
+  std::vector<cv::Rect> placed(anchors.size());
+  std::vector<cv::Rect> taken;
+  taken.reserve(anchors.size());
+  std::vector<cv::Point> cand;
+  for (size_t i = 0; i < anchors.size(); ++i) {
+    const cv::Rect& a = anchors[i];
+    // A tag wider than the image is clipped (its text runs off the edge).
+    const int w = std::min(sizes[i].width, image.width), h = std::min(sizes[i].height, image.height);
+    if (w <= 0 || h <= 0) continue;
+    const int left = a.x, right = a.x + a.width - w, top = a.y - h, below = a.y + a.height;
+    cand.clear();
+    // mmdet's spot first (above the top-left corner), then inside the top
+    // edge, below, right-aligned, beside, then further out.
+    cand.insert(cand.end(), {{left, top}, {left, a.y}, {left, below}, {right, top}, {right, below},
+                             {a.x + a.width, a.y}, {a.x - w, a.y}, {(left + right) / 2, top}});
+    for (int k = 1; k <= 4; ++k)
+      cand.insert(cand.end(), {{left, top - k * h}, {left, below + k * h}, {right, top - k * h},
+                               {right, below + k * h}, {a.x + a.width, a.y + k * h}, {a.x - w, a.y + k * h}});
+    // Pass 0 also keeps off the other objects (a tag should not hide one);
+    // pass 1, for crowds where every spot covers some object, only off the tags.
+    for (int pass = 0; pass < 2 && placed[i].empty(); ++pass) {
+      for (cv::Point p : cand) {
+        // Shift into the image (a tag at the border stays next to its object).
+        p.x = std::clamp(p.x, 0, image.width - w);
+        p.y = std::clamp(p.y, 0, image.height - h);
+        const cv::Rect r(p.x, p.y, w, h);
+        auto hits = [&](const cv::Rect& t) { return (t & r).area() > 0; };
+        if (std::any_of(taken.begin(), taken.end(), hits)) continue;
+        if (pass == 0) {
+          bool covers = false;
+          for (size_t j = 0; j < anchors.size() && !covers; ++j) covers = j != i && hits(anchors[j]);
+          if (covers) continue;
+        }
+        placed[i] = r;
+        taken.push_back(r);
+        break;
+      }
+    }
+  }
+  return placed;
+}
+
 std::string instance_tag(const VisualizeOptions& o, int64_t label, double score) {
   std::string name = label >= 0 && label < static_cast<int64_t>(o.class_names.size())
                          ? o.class_names[static_cast<size_t>(label)]
@@ -120,7 +167,7 @@ cv::Mat draw_instances(const cv::Mat& rgb, const Instances& inst, const Visualiz
   const double font = o.font_scale > 0 ? o.font_scale : std::clamp(std::min(H, W) / 900.0, 0.35, 1.0);
   const int font_thick = font >= 0.7 ? 2 : 1;
   struct Tag {
-    cv::Point at;
+    cv::Rect object;  // the instance's bounding rectangle
     std::string text;
     Rgb color;
   };
@@ -162,22 +209,31 @@ cv::Mat draw_instances(const cv::Mat& rgb, const Instances& inst, const Visualiz
         area = static_cast<double>(rect.area());
       }
     }
-    if (o.draw_labels && have_rect && area >= min_label_area) tags.push_back({rect.tl(), instance_tag(o, lab[i], sc[i]), c});
+    if (o.draw_labels && have_rect && area >= min_label_area) tags.push_back({rect, instance_tag(o, lab[i], sc[i]), c});
   }
 
+  // Best-scored first, so they get the spots nearest their objects.
+  std::reverse(tags.begin(), tags.end());
+  std::vector<cv::Rect> anchors;
+  std::vector<cv::Size> sizes;
+  std::vector<int> baselines;
   for (const Tag& t : tags) {
     int baseline = 0;
     const cv::Size ts = cv::getTextSize(t.text, cv::FONT_HERSHEY_SIMPLEX, font, font_thick, &baseline);
-    // Above the mask when there is room, else inside it; kept inside the image.
-    int x = std::clamp(t.at.x, 0, std::max(0, W - ts.width - 2));
-    int y = t.at.y - ts.height - baseline - 2 >= 0 ? t.at.y - baseline - 2 : t.at.y + ts.height + 2;
-    y = std::clamp(y, ts.height + 1, std::max(ts.height + 1, H - baseline - 1));
-    cv::Rect bg(x, y - ts.height - 1, ts.width + 2, ts.height + baseline + 2);
-    bg &= cv::Rect(0, 0, W, H);
+    anchors.push_back(t.object);
+    sizes.emplace_back(ts.width + 2, ts.height + baseline + 2);
+    baselines.push_back(baseline);
+  }
+  const std::vector<cv::Rect> spots = place_tags(anchors, sizes, cv::Size(W, H));
+  for (size_t k = 0; k < tags.size(); ++k) {
+    const cv::Rect& bg = spots[k];
+    if (bg.empty()) continue;  // no free spot: leave the label out
+    const Tag& t = tags[k];
     cv::rectangle(out, bg, scalar(t.color), cv::FILLED);
     const double luma = 0.299 * t.color[0] + 0.587 * t.color[1] + 0.114 * t.color[2];
     const cv::Scalar ink = luma > 140 ? cv::Scalar(0, 0, 0) : cv::Scalar(255, 255, 255);
-    cv::putText(out, t.text, cv::Point(x + 1, y), cv::FONT_HERSHEY_SIMPLEX, font, ink, font_thick, cv::LINE_AA);
+    cv::putText(out, t.text, cv::Point(bg.x + 1, bg.y + bg.height - baselines[k] - 1), cv::FONT_HERSHEY_SIMPLEX,
+                font, ink, font_thick, cv::LINE_AA);
   }
   return out;
 }

@@ -54,9 +54,22 @@ Rgb color_for(const VisualizeOptions& o, int64_t label, size_t index);
 // The tag text of one instance: "<class name> <score with 2 decimals>".
 std::string instance_tag(const VisualizeOptions& o, int64_t label, double score);
 
+// Label layout: places text boxes `sizes[i]` next to objects `anchors[i]`
+// (their bounding rectangles), in the given priority order, so that no two
+// boxes overlap and every box lies inside `image`. Each box takes the first
+// free spot of a fixed candidate list around its anchor (above it left-aligned
+// as mmdet draws it, then inside its top, below it, right-aligned, beside it,
+// then stacked up to 4 box heights further above / below), preferring spots
+// that cover no other object; a box with no free
+// spot gets an empty rectangle (its label is left out: overlapping labels are
+// unreadable, which is what mmdet's overlays show on crowded images).
+std::vector<cv::Rect> place_tags(const std::vector<cv::Rect>& anchors, const std::vector<cv::Size>& sizes,
+                                 cv::Size image);
+
 // Draws `inst` (masks [K,H,W] uint8 at the image's size, and/or boxes [K,4]
 // xyxy in image pixels) on a copy of `rgb` (HxWx3 uint8 RGB) and returns it.
-// Lower-scored instances are drawn first so the best ones end on top.
+// Lower-scored instances are drawn first so the best ones end on top; tags are
+// laid out by place_tags, best-scored first.
 // Throws instseg::Error when the masks' size differs from the image's.
 cv::Mat draw_instances(const cv::Mat& rgb, const Instances& inst, const VisualizeOptions& o);
 
