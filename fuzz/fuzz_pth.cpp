@@ -6,6 +6,8 @@
 #include "instseg/core/check.h"
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string path = instseg::fuzz::write_input_file(data, size, ".pth");
@@ -15,7 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     instseg::TensorDict d = instseg::tensor_entries(instseg::find_weights(f.root), true);
     for (const auto& kv : d) (void)kv.second.sum();  // every byte of every view is readable
     (void)f.root.repr(8, 16);
-  } catch (const instseg::Error&) {
+  } catch (const instseg::Error& e) {
+    if (std::getenv("INSTSEG_FUZZ_VERBOSE")) std::fprintf(stderr, "instseg::Error: %s\n", e.what());
   }
   return 0;
 }

@@ -110,6 +110,10 @@ case "$MODE" in
   *)
     [[ "$MODE" =~ ^[0-9]+$ ]] || { echo "fuzz.sh: SECONDS must be a number, got '$MODE'" >&2; exit 2; }
     LOG="$BUILD/fuzz_$T.log"
+    # Findings of earlier runs (fixed or not) move aside: this run counts its own.
+    if [[ -n "$(ls "$ART")" ]]; then
+      mkdir -p "$BUILD/artifacts-earlier/$T" && mv "$ART"/* "$BUILD/artifacts-earlier/$T/"
+    fi
     set +e
     "$BIN" "${COMMON[@]}" -max_total_time="$MODE" -artifact_prefix="$ART/" "$CORPUS" "fuzz/corpus/$T" "$SEEDS" \
       "$@" >"$LOG" 2>&1

@@ -251,5 +251,14 @@ TEST(Rle, BoxOfAZeroHeightMask) {
   EXPECT_EQ(bb[2], 0);
 }
 
+// Found by fuzz_rle: encoding a 0 x 1.35e9 mask walked 1.35e9 empty columns
+// from a null pointer (UBSan: offset applied to a null pointer; and a hang).
+TEST(Rle, EncodeOfAnEmptySizeMaskIsOneZeroRun) {
+  const rle::Rle r = rle::encode(nullptr, 0, 1350107048);
+  EXPECT_EQ(r.counts, std::vector<uint32_t>{0});
+  EXPECT_EQ(r.w, 1350107048);
+  EXPECT_EQ(rle::encode(nullptr, 7, 0).counts, std::vector<uint32_t>{0});
+}
+
 }  // namespace
 }  // namespace instseg

@@ -5,8 +5,10 @@
 
 #include <ATen/ATen.h>
 #include <caffe2/serialize/inline_container.h>
+#include <caffe2/serialize/versions.h>
 
 #include <algorithm>
+#include <cctype>
 #include <array>
 #include <cstring>
 #include <fstream>
@@ -91,6 +93,8 @@ struct ZipEntry {
   uint32_t crc = 0;
   uint64_t comp_size = 0, uncomp_size = 0, local_offset = 0;
   uint32_t method = 0;
+  uint32_t flags = 0;  // general-purpose bit flags
+  bool is_dir = false;  // miniz's rule: a name ending in '/' or the DOS directory attribute; read as empty
 };
 
 // The central directory as miniz will read it (the last end-of-central-directory
@@ -114,23 +118,38 @@ std::vector<ZipEntry> zip_directory(const std::string& path, uint64_t file_size,
   if (eocd == std::string::npos) return out;
   *found = true;
   uint64_t entries = le(tail, eocd + 10, 2), cd_size = le(tail, eocd + 12, 4), cd_offset = le(tail, eocd + 16, 4);
-  if (entries == 0xFFFF || cd_size == 0xFFFFFFFFu || cd_offset == 0xFFFFFFFFu) {
-    // zip64: the locator sits just before the end-of-central-directory record.
-    const uint64_t eocd_abs = file_size - tail_n + eocd;
-    if (eocd_abs < 20) fail("corrupted zip archive: zip64 locator missing before byte ", eocd_abs);
+  uint64_t this_disk = le(tail, eocd + 4, 2), cd_disk = le(tail, eocd + 6, 2), entries_here = le(tail, eocd + 8, 2);
+  // zip64 as miniz decides it: a zip64 locator right before the record whose
+  // zip64 end-of-central-directory record has its signature (whatever the
+  // 32-bit fields say; torch.save writes one).
+  const uint64_t eocd_abs = file_size - tail_n + eocd;
+  bool zip64 = false;
+  if (eocd_abs >= 20 + 56) {
     std::string loc(20, '\0');
     in.seekg(static_cast<std::streamoff>(eocd_abs - 20));
-    if (!in.read(&loc[0], 20) || le(loc, 0, 4) != 0x07064b50u)
-      fail("corrupted zip archive: zip64 locator missing before byte ", eocd_abs);
-    const uint64_t rec = le(loc, 8, 8);
-    std::string z(56, '\0');
-    if (rec > file_size - 56 || !in.seekg(static_cast<std::streamoff>(rec)) || !in.read(&z[0], 56) ||
-        le(z, 0, 4) != 0x06064b50u)
-      fail("corrupted zip archive: bad zip64 end-of-central-directory record at byte ", rec);
-    entries = le(z, 32, 8);
-    cd_size = le(z, 40, 8);
-    cd_offset = le(z, 48, 8);
+    if (in.read(&loc[0], 20) && le(loc, 0, 4) == 0x07064b50u) {
+      const uint64_t rec = le(loc, 8, 8);
+      if (rec > file_size - 56)
+        fail("corrupted zip archive: zip64 end-of-central-directory record at byte ", rec, " lies beyond the end");
+      std::string z(56, '\0');
+      in.seekg(static_cast<std::streamoff>(rec));
+      if (in.read(&z[0], 56) && le(z, 0, 4) == 0x06064b50u) {
+        zip64 = true;
+        this_disk = le(z, 16, 4);
+        cd_disk = le(z, 20, 4);
+        entries_here = le(z, 24, 8);
+        entries = le(z, 32, 8);
+        cd_size = le(z, 40, 8);
+        cd_offset = le(z, 48, 8);
+      }
+    }
+    in.clear();
   }
+  if (!zip64 && (entries == 0xFFFF || cd_size == 0xFFFFFFFFu || cd_offset == 0xFFFFFFFFu))
+    fail("corrupted zip archive: zip64 sizes without a zip64 end-of-central-directory record before byte ", eocd_abs);
+  if (entries != entries_here || this_disk > 1 || cd_disk > 1)
+    fail("unsupported zip archive: a multi-disk archive (", entries_here, " of ", entries, " records on disk ", this_disk,
+         ")");
   if (cd_offset > file_size || cd_size > file_size - cd_offset || entries > cd_size / 46)
     fail("corrupted zip archive: central directory of ", entries, " entries, ", cd_size, " bytes at byte ", cd_offset,
          " does not fit in the file of ", file_size, " bytes");
@@ -142,6 +161,7 @@ std::vector<ZipEntry> zip_directory(const std::string& path, uint64_t file_size,
     if (p + 46 > cd.size() || le(cd, p, 4) != 0x02014b50u)
       fail("corrupted zip archive: central directory entry ", k, " at byte ", cd_offset + p);
     ZipEntry e;
+    e.flags = static_cast<uint32_t>(le(cd, p + 8, 2));
     e.method = static_cast<uint32_t>(le(cd, p + 10, 2));
     e.crc = static_cast<uint32_t>(le(cd, p + 16, 4));
     e.comp_size = le(cd, p + 20, 4);
@@ -151,10 +171,19 @@ std::vector<ZipEntry> zip_directory(const std::string& path, uint64_t file_size,
     if (p + 46 + name_len + extra + comment > cd.size())
       fail("corrupted zip archive: central directory entry ", k, " at byte ", cd_offset + p, " is truncated");
     e.name = cd.substr(p + 46, name_len);
+    e.is_dir = (!e.name.empty() && e.name.back() == '/') || (le(cd, p + 38, 4) & 0x10u);
+    // miniz's reader refuses these when it opens the archive (masked local headers; other disks).
+    if (e.flags & 0x2000u)
+      fail("unsupported zip archive: central directory entry ", k, " has masked (encrypted) local headers");
+    const uint64_t disk_start = le(cd, p + 34, 2);
+    if (disk_start == 0xFFFF || (disk_start != this_disk && disk_start != 1))
+      fail("unsupported zip archive: central directory entry ", k, " starts on disk ", disk_start);
     // zip64 extended information: the 8-byte values of the fields that are 0xFFFFFFFF, in this order.
     for (size_t x = p + 46 + name_len; x + 4 <= p + 46 + name_len + extra;) {
       const uint64_t id = le(cd, x, 2), len = le(cd, x + 2, 2);
-      if (x + 4 + len > p + 46 + name_len + extra) break;
+      if (x + 4 + len > p + 46 + name_len + extra)
+        fail("corrupted zip archive: central directory entry ", k, " has a malformed extra field at byte ",
+             cd_offset + x);
       if (id == 0x0001) {
         size_t q = x + 4;
         for (uint64_t* f : {&e.uncomp_size, &e.comp_size, &e.local_offset})
@@ -176,16 +205,82 @@ std::vector<ZipEntry> zip_directory(const std::string& path, uint64_t file_size,
 // claiming a 1 TB record would allocate 1 TB.
 void check_zip_sizes(const std::vector<ZipEntry>& entries, uint64_t file_size) {
   for (const ZipEntry& e : entries) {
-    if (e.local_offset >= file_size || e.comp_size > file_size - e.local_offset)
+    if (e.local_offset >= file_size || e.comp_size > file_size - e.local_offset ||
+        e.local_offset + e.comp_size + 30 > file_size)
       fail("corrupted zip archive: record '", e.name, "' (", e.comp_size, " bytes at byte ", e.local_offset,
            ") lies beyond the end of the file at byte ", file_size);
     // torch.save stores records uncompressed; deflate expands at most ~1032:1.
     const bool ok = e.method == 0 ? e.uncomp_size == e.comp_size
-                    : e.method == 8 ? e.uncomp_size <= e.comp_size * 1032 + 1024
+                    : e.method == 8 ? e.uncomp_size <= e.comp_size * 1032 + 1024 && (e.comp_size > 0 || e.uncomp_size == 0)
                                     : false;
     if (!ok)
       fail("corrupted zip archive: record '", e.name, "' claims ", e.uncomp_size, " bytes from ", e.comp_size,
            " stored bytes (method ", e.method, ")");
+  }
+}
+
+// What PyTorchStreamReader's constructor reads and throws on, checked first
+// (its throw leaks miniz's reader state, ~1.2 kB per file on LibTorch 1.13):
+// files in an archive folder, a 'version' record whose local header is valid
+// and whose number is one this LibTorch reads.
+void check_version_record(const std::string& path, const std::vector<ZipEntry>& entries, uint64_t file_size) {
+  if (entries.empty()) fail("corrupted zip archive: the central directory lists no records");
+  const std::string& first = entries.front().name;
+  const size_t slash = first.find('/');
+  if (slash == std::string::npos || slash == 0)
+    fail("not a torch.save zip archive: its first record '", first, "' is not in an archive folder");
+  const std::string prefix = first.substr(0, slash + 1);
+  // miniz looks names up case-insensitively and, among duplicates, finds any
+  // one of them: every record that could be taken for the version is checked.
+  auto iequal = [](const std::string& x, const std::string& y) {
+    return x.size() == y.size() && std::equal(x.begin(), x.end(), y.begin(), [](char c, char d) {
+             return std::tolower(static_cast<unsigned char>(c)) == std::tolower(static_cast<unsigned char>(d));
+           });
+  };
+  std::vector<const ZipEntry*> versions;
+  for (const char* name : {".data/version", "version"}) {
+    for (const ZipEntry& e : entries)
+      if (iequal(e.name, prefix + name)) versions.push_back(&e);
+    if (!versions.empty()) break;
+  }
+  if (versions.empty()) fail("not a torch.save zip archive: no '", prefix, "version' record");
+  std::ifstream in(path, std::ios::binary);
+  for (const ZipEntry* version : versions) {
+    if (version->is_dir)
+      fail("corrupted zip archive: record '", version->name, "' is marked as a directory (its data would not be read)");
+    // miniz refuses encrypted (bits 0, 6) and patched (bit 5) records and methods other than stored / deflate.
+    if (version->flags & 0x61u)
+      fail("unsupported zip archive: record '", version->name, "' is encrypted or patched (general-purpose flags ",
+           version->flags, ")");
+    // torch.save stores every record; a compressed version record (a re-zipped
+    // file) could inflate to anything, and LibTorch's failure leaks: refused.
+    if (version->method != 0)
+      fail("unsupported zip archive: record '", version->name, "' is compressed (method ", version->method,
+           "); torch.save stores its records uncompressed: re-save the file with torch.save");
+    std::string local(30, '\0');
+    in.seekg(static_cast<std::streamoff>(version->local_offset));
+    if (!in.read(&local[0], 30) || le(local, 0, 4) != 0x04034b50u)
+      fail("corrupted zip archive: bad local header of record '", version->name, "' at byte ", version->local_offset);
+    const uint64_t data = version->local_offset + 30 + le(local, 26, 2) + le(local, 28, 2);
+    if (data > file_size || version->comp_size > file_size - data)
+      fail("corrupted zip archive: record '", version->name, "' at byte ", data, " runs past the end of the file at byte ",
+           file_size);
+    std::string text(static_cast<size_t>(std::min<uint64_t>(version->comp_size, 64)), '\0');
+    in.seekg(static_cast<std::streamoff>(data));
+    if (!in.read(&text[0], static_cast<std::streamsize>(text.size())))
+      fail("corrupted zip archive: cannot read record '", version->name, "' at byte ", data);
+    // Parsed as std::stoull does: leading blanks, digits, anything after.
+    size_t i = 0;
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+    uint64_t v = 0;
+    size_t digits = 0;
+    for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])) && digits < 19; ++i, ++digits)
+      v = v * 10 + static_cast<uint64_t>(text[i] - '0');
+    if (digits == 0) fail("corrupted zip archive: record '", version->name, "' holds no version number");
+    if (v < caffe2::serialize::kMinSupportedFileFormatVersion || v > caffe2::serialize::kMaxSupportedFileFormatVersion)
+      fail("unsupported torch.save file format version ", v, " (this LibTorch reads ",
+           caffe2::serialize::kMinSupportedFileFormatVersion, " to ", caffe2::serialize::kMaxSupportedFileFormatVersion,
+           ")");
   }
 }
 
@@ -197,10 +292,20 @@ PyValue read_zip(const std::string& path, uint64_t file_size) {
   if (!found) fail("corrupted zip archive: no end-of-central-directory record; the file ends at byte ", file_size,
                    " (truncated?)");
   check_zip_sizes(entries, file_size);
-  std::map<std::string, uint32_t> crcs;  // record name without the archive folder ("data/0") -> CRC-32
+  check_version_record(path, entries, file_size);
+  // Record name without the archive folder ("data/0"), lower case as miniz
+  // compares names -> its entry. torch.save writes each name once; with
+  // duplicates we could not tell which one LibTorch reads.
+  auto lower = [](std::string x) {
+    for (char& c : x) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return x;
+  };
+  std::map<std::string, const ZipEntry*> by_name;
   for (const ZipEntry& e : entries) {
     const size_t slash = e.name.find('/');
-    crcs[slash == std::string::npos ? e.name : e.name.substr(slash + 1)] = e.crc;
+    const std::string key = lower(slash == std::string::npos ? e.name : e.name.substr(slash + 1));
+    if (!by_name.emplace(key, &e).second)
+      fail("corrupted zip archive: two records named '", e.name, "' (names compare case-insensitively)");
   }
   std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
   try {
@@ -218,11 +323,14 @@ PyValue read_zip(const std::string& path, uint64_t file_size) {
     } catch (const std::exception& e) {
       fail("zip record '", name, "' at byte ", offset, ": ", error_text(e));
     }
-    auto it = crcs.find(name);
+    auto it = by_name.find(lower(name));
+    // miniz hands out a directory's data as nothing read (uninitialised memory).
+    if (it != by_name.end() && it->second->is_dir)
+      fail("zip record '", name, "' at byte ", offset, " is marked as a directory (corrupted archive)");
     size_t n = std::get<1>(rec);
     // A CRC of 0 on non-empty data: written with CRC computation off (torch 2.x option), not checked.
-    if (it != crcs.end() && !(it->second == 0 && n > 0) &&
-        crc32(static_cast<const unsigned char*>(std::get<0>(rec).get()), n) != it->second)
+    if (it != by_name.end() && !(it->second->crc == 0 && n > 0) &&
+        crc32(static_cast<const unsigned char*>(std::get<0>(rec).get()), n) != it->second->crc)
       fail("zip record '", name, "' at byte ", offset, ": CRC-32 mismatch (corrupted data)");
     return rec;
   };

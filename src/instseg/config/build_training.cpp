@@ -114,7 +114,7 @@ void train_from_config(ConfigNode cfg, const TrainRunOptions& o) {
   if (resume) {
     resume_path = load_from && !load_from->empty() ? *load_from : read_last_checkpoint(work_dir);
     if (resume_path.empty()) log_info("train: --resume: no last_checkpoint in ", work_dir, ", starting from scratch");
-    else if (!fs::exists(resume_path)) fail("train: resume: checkpoint '", resume_path, "' does not exist");
+    else if (std::error_code ec; !fs::exists(resume_path, ec)) fail("train: resume: checkpoint '", resume_path, "' does not exist");
   }
 
   // ---- seeds (randomness.seed, else the resumed run's seed, else a random one shared by all ranks)

@@ -376,7 +376,13 @@ ConfigNode load_config(const std::string& path) {
   for (const auto& rel : bases) {
     fs::path bp = fs::path(rel).is_absolute() ? fs::path(rel) : fs::path(path).parent_path() / rel;
     const std::string bpath = bp.lexically_normal().string();
-    if (!fs::exists(bp)) fail("config: ", path, ": _base_ file '", bpath, "' does not exist");
+    // error_code overloads: a name too long for the file system (or any other
+    // status error) is a config error, not an uncaught filesystem_error.
+    std::error_code ec;
+    const bool exists = fs::exists(bp, ec);
+    if (ec) fail("config: ", path, ": _base_ file '", bpath, "': ", ec.message());
+    if (!exists) fail("config: ", path, ": _base_ file '", bpath, "' does not exist");
+    if (fs::is_directory(bp, ec)) fail("config: ", path, ": _base_ '", bpath, "' is a directory, not a config file");
     ConfigNode base = read_config_file(bpath);
     if (base.contains("_base_"))
       fail("config: ", path, ": its base '", bpath,

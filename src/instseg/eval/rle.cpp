@@ -53,6 +53,12 @@ Rle encode(const uint8_t* mask, int64_t h, int64_t w) {
   Rle r;
   r.h = h;
   r.w = w;
+  // An empty mask is one run of 0 (pycocotools); returning early also keeps
+  // a 0 x 1e9 mask from walking a billion empty columns of a null pointer.
+  if (h == 0 || w == 0) {
+    r.counts.push_back(0);
+    return r;
+  }
   // Walk columns of the row-major mask directly; no transposed copy.
   uint8_t p = 0;
   uint32_t c = 0;

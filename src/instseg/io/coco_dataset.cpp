@@ -112,9 +112,10 @@ int64_t CocoDataset::category_of_label(int64_t label) const {
 std::string CocoDataset::image_path(const CocoImage& img) const {
   const fs::path dir(opts_.img_dir);
   const fs::path p = dir / img.file_name;
-  if (fs::exists(p)) return p.string();
+  std::error_code ec;  // a name the file system refuses (too long) is then reported missing by the reader
+  if (fs::exists(p, ec)) return p.string();
   const fs::path base = dir / fs::path(img.file_name).filename();
-  if (fs::exists(base)) return base.string();
+  if (fs::exists(base, ec)) return base.string();
   return p.string();  // read_image_rgb reports it missing
 }
 
