@@ -101,5 +101,75 @@ TEST_P(Corruption, BitFlipsNeverCrash) {
 
 INSTANTIATE_TEST_SUITE_P(Formats, Corruption, ::testing::Values("zip", "legacy"));
 
+// Byte offset of the central directory entry of `name` (after "PK\1\2").
+size_t central_entry(const std::string& zip, const std::string& name) {
+  size_t at = 0;
+  while ((at = zip.find(std::string("PK\x01\x02", 4), at)) != std::string::npos) {
+    const size_t n = static_cast<uint8_t>(zip[at + 28]) | static_cast<uint8_t>(zip[at + 29]) << 8;
+    if (zip.compare(at + 46, n, name) == 0) return at;
+    ++at;
+  }
+  ADD_FAILURE() << "no central directory entry " << name;
+  return 0;
+}
+
+// Zip files that LibTorch's miniz opens but misreads, found by fuzz_pth: each
+// must be refused with a message before PyTorchStreamReader runs (its
+// constructor leaks when it throws) or before uninitialised data is parsed.
+TEST(CorruptionZip, RecordsMinizWouldMisreadAreRefused) {
+  const std::string bytes = slurp(test::data_path("checkpoint/plain_zip.pth"));
+  const std::string dir = test::temp_dir("ckpt_miniz");
+  const std::string path = dir + "/f.pth";
+  ASSERT_EQ(try_read(test::data_path("checkpoint/plain_zip.pth")), "ok");
+  auto expect_refused = [&](const std::string& b, const std::string& what, const char* why) {
+    spit(path, b);
+    const std::string r = try_read(path);
+    EXPECT_EQ(r.rfind(path + ": ", 0), 0u) << why << ": " << r;
+    EXPECT_NE(r.find(what), std::string::npos) << why << ": " << r;
+  };
+  const size_t ver = central_entry(bytes, "plain_zip/version");
+  const size_t pkl = central_entry(bytes, "plain_zip/data.pkl");
+  {  // DOS directory attribute: miniz "extracts" nothing and LibTorch parses uninitialised memory.
+    std::string b = bytes;
+    b[ver + 38] = static_cast<char>(b[ver + 38] | 0x10);
+    expect_refused(b, "marked as a directory", "version as a directory");
+    b = bytes;
+    b[pkl + 38] = static_cast<char>(b[pkl + 38] | 0x10);
+    expect_refused(b, "marked as a directory", "data.pkl as a directory");
+  }
+  {  // The version number itself.
+    std::string b = bytes;
+    const size_t local = static_cast<uint8_t>(b[ver + 42]) | static_cast<uint8_t>(b[ver + 43]) << 8;
+    const size_t data = local + 30 + (static_cast<uint8_t>(b[local + 26]) | static_cast<uint8_t>(b[local + 27]) << 8) +
+                        (static_cast<uint8_t>(b[local + 28]) | static_cast<uint8_t>(b[local + 29]) << 8);
+    b[data] = 'x';
+    expect_refused(b, "holds no version number", "version 'x'");
+    b[data] = '9';
+    b[data + 1] = '9';
+    expect_refused(b, "unsupported torch.save file format version 99", "version 99");
+  }
+  {  // Encrypted, compressed, duplicated (case-insensitively) records.
+    std::string b = bytes;
+    b[ver + 8] = static_cast<char>(b[ver + 8] | 1);
+    expect_refused(b, "encrypted", "encrypted version");
+    b = bytes;
+    b[ver + 10] = 8;
+    expect_refused(b, "compressed", "deflated version");
+    b = bytes;
+    const size_t d1 = central_entry(bytes, "plain_zip/data/1");
+    b.replace(d1 + 46, 16, "plain_zip/DATA/0");
+    expect_refused(b, "two records named", "duplicate names");
+  }
+  {  // The zip64 end-of-central-directory record (torch.save writes one) wins over the 32-bit one, as in miniz.
+    std::string b = bytes;
+    const size_t z64 = b.rfind(std::string("PK\x06\x06", 4));
+    ASSERT_NE(z64, std::string::npos);
+    b[z64 + 24] = 0;  // records on this disk: 0, total still 4
+    expect_refused(b, "multi-disk", "zip64 entry counts disagree");
+    b[z64 + 32] = 0;  // and the total: no records at all
+    expect_refused(b, "lists no records", "zip64 says empty");
+  }
+}
+
 }  // namespace
 }  // namespace instseg

@@ -141,6 +141,26 @@ TEST(ConfigBase, OnlyOneLevel) {
       << e;
 }
 
+// Found by fuzz_config: a _base_ name the file system refuses (longer than
+// NAME_MAX) threw an uncaught std::filesystem_error; a directory is no config.
+TEST(ConfigBase, UnusableBasePathsAreConfigErrors) {
+  const std::string dir = test::temp_dir("cfg_base_path");
+  const std::string path = dir + "/long.yaml";
+  {
+    std::ofstream out(path);
+    out << "_base_: " << std::string(300, 'a') << ".yaml\nx: 1\n";
+  }
+  auto e = error_of([&] { load_config(path); });
+  EXPECT_NE(e.find("long.yaml: _base_ file '"), std::string::npos) << e;
+  EXPECT_NE(e.find("File name too long"), std::string::npos) << e;
+  {
+    std::ofstream out(path);
+    out << "_base_: .\nx: 1\n";
+  }
+  e = error_of([&] { load_config(path); });
+  EXPECT_NE(e.find("is a directory"), std::string::npos) << e;
+}
+
 TEST(ConfigBase, DuplicateKeysAmongBasesAndBadMergeAreErrors) {
   auto e = error_of([] { load_config(cfg_path("dup_bases.yaml")); });
   EXPECT_NE(e.find("key 'model' is defined in two bases"), std::string::npos) << e;
