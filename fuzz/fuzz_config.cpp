@@ -11,6 +11,8 @@
 #include "instseg/core/log.h"
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 
 namespace {
 
@@ -38,7 +40,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ConfigNode cfg = load_config_with_overrides(path, {"model.test_cfg.score_thr=0.3", "x.y=[1,(2,3)]"});
     const std::string yaml = config_to_yaml(cfg);
     const ConfigNode back = parse_yaml_config(yaml, "<round trip>");
-    if (!has_nan(cfg) && back != cfg) __builtin_trap();
+    if (!has_nan(cfg) && back != cfg) {
+      if (std::getenv("INSTSEG_FUZZ_VERBOSE"))
+        std::fprintf(stderr, "round trip differs:\n--- yaml\n%s\n--- before\n%s\n--- after\n%s\n", yaml.c_str(),
+                     cfg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str(),
+                     back.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+      __builtin_trap();
+    }
     if (cfg.contains("model") && cfg["model"].is_object()) (void)model_spec_from(cfg);
   } catch (const Error&) {
   } catch (const c10::Error&) {  // INSTSEG_CHECK in a builder: a message, not a crash

@@ -161,6 +161,21 @@ TEST(ConfigBase, UnusableBasePathsAreConfigErrors) {
   EXPECT_NE(e.find("is a directory"), std::string::npos) << e;
 }
 
+// Found by fuzz_config: yaml-cpp took keys with NUL bytes and invalid UTF-8,
+// which PyYAML (so mmengine) refuses and which broke the config's JSON writers.
+TEST(ConfigYaml, OnlyPrintableUtf8AsPyYamlReads) {
+  EXPECT_EQ(parse_yaml_config("name: Zellkern \xc3\xbc \xe2\x9c\x93 \xf0\x9f\x94\xac\r\nt: 'a\tb'\n", "u.yaml")["name"],
+            "Zellkern \xc3\xbc \xe2\x9c\x93 \xf0\x9f\x94\xac");
+  auto e = error_of([] { parse_yaml_config(std::string("a: 1\nb\0c: 2\n", 11), "nul.yaml"); });
+  EXPECT_NE(e.find("nul.yaml:2:2: control character U+0000 is not allowed"), std::string::npos) << e;
+  e = error_of([] { parse_yaml_config("a: \xff\n", "ff.yaml"); });
+  EXPECT_NE(e.find("ff.yaml:1:4: invalid UTF-8 at byte 3"), std::string::npos) << e;
+  for (const char* bad : {"\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x9c"})
+    EXPECT_NE(error_of([&] { parse_yaml_config(std::string("k: ") + bad + "\n", "b.yaml"); }).find("invalid UTF-8"),
+              std::string::npos)
+        << bad;
+}
+
 TEST(ConfigBase, DuplicateKeysAmongBasesAndBadMergeAreErrors) {
   auto e = error_of([] { load_config(cfg_path("dup_bases.yaml")); });
   EXPECT_NE(e.find("key 'model' is defined in two bases"), std::string::npos) << e;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <cstdio>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -313,7 +314,55 @@ ConfigNode resolve_yaml_scalar(const std::string& s) {
   return ConfigNode(s);
 }
 
+namespace {
+
+// PyYAML reads only printable Unicode (its Reader: tab, LF, CR, 0x20-0x7E,
+// NEL, 0xA0-0xD7FF, 0xE000-0xFFFD, 0x10000-0x10FFFF) in valid UTF-8, so
+// mmengine cannot load anything else; yaml-cpp takes any bytes, and a key
+// with invalid UTF-8 would later break every JSON writer of the config.
+void check_yaml_text(const std::string& text, const std::string& what) {
+  size_t line = 1, col = 1;
+  for (size_t i = 0; i < text.size();) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    uint32_t cp = c;
+    size_t n = 1;
+    if (c >= 0x80) {
+      n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
+      if (c >= 0xF5) n = 0;
+      bool ok = n > 0 && i + n <= text.size();
+      cp = n == 2 ? c & 0x1Fu : n == 3 ? c & 0x0Fu : c & 0x07u;
+      for (size_t k = 1; ok && k < n; ++k) {
+        const unsigned char d = static_cast<unsigned char>(text[i + k]);
+        ok = (d & 0xC0) == 0x80;
+        cp = cp << 6 | (d & 0x3Fu);
+      }
+      // Overlong forms, surrogates and code points past U+10FFFF are invalid too.
+      ok = ok && !(n == 3 && cp < 0x800) && !(n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) &&
+           !(cp >= 0xD800 && cp <= 0xDFFF);
+      if (!ok) fail("config: ", what, ":", line, ":", col, ": invalid UTF-8 at byte ", i, " (YAML files are UTF-8)");
+    }
+    const bool printable = cp == 0x09 || cp == 0x0A || cp == 0x0D || (cp >= 0x20 && cp <= 0x7E) || cp == 0x85 ||
+                           (cp >= 0xA0 && cp <= 0xD7FF) || (cp >= 0xE000 && cp <= 0xFFFD) || cp >= 0x10000;
+    if (!printable) {
+      char hex[16];
+      std::snprintf(hex, sizeof(hex), "U+%04X", static_cast<unsigned>(cp));
+      fail("config: ", what, ":", line, ":", col, ": control character ", hex,
+           " is not allowed in YAML (PyYAML refuses it too)");
+    }
+    if (cp == 0x0A) {
+      ++line;
+      col = 1;
+    } else {
+      ++col;
+    }
+    i += n;
+  }
+}
+
+}  // namespace
+
 ConfigNode parse_yaml_config(const std::string& text, const std::string& what) {
+  check_yaml_text(text, what);
   YAML::Node root;
   try {
     root = YAML::Load(text);
