@@ -176,6 +176,19 @@ TEST(ConfigYaml, OnlyPrintableUtf8AsPyYamlReads) {
         << bad;
 }
 
+// Found by fuzz_config: nlohmann's out_of_range (a number beyond double)
+// escaped read_config_file, which caught only parse_error.
+TEST(ConfigJson, NumberOverflowIsAConfigError) {
+  const std::string path = test::temp_dir("cfg_json") + "/big.json";
+  {
+    std::ofstream out(path);
+    out << "{\"x\": 99999e999999999999}";
+  }
+  auto e = error_of([&] { read_config_file(path); });
+  EXPECT_NE(e.find("big.json: JSON syntax error"), std::string::npos) << e;
+  EXPECT_NE(e.find("number overflow"), std::string::npos) << e;
+}
+
 TEST(ConfigBase, DuplicateKeysAmongBasesAndBadMergeAreErrors) {
   auto e = error_of([] { load_config(cfg_path("dup_bases.yaml")); });
   EXPECT_NE(e.find("key 'model' is defined in two bases"), std::string::npos) << e;

@@ -18,7 +18,10 @@ TEST(Compat, Conv2dMatchesFloat64OnOddChannelCounts) {
     int64_t n, cin, cout, k, size, stride;
   };
   for (const Case& c : {Case{1, 66, 64, 3, 40, 1}, Case{2, 258, 64, 3, 24, 1}, Case{1, 17, 32, 7, 64, 2},
-                        Case{2, 130, 48, 1, 36, 1}, Case{1, 64, 64, 3, 40, 1}, Case{1, 3, 16, 7, 64, 2}}) {
+                        Case{2, 130, 48, 1, 36, 1}, Case{1, 64, 64, 3, 40, 1}, Case{1, 3, 16, 7, 64, 2},
+                        // bf16 output channels that are not a multiple of 16 (2.6: 20-80 % off): a DCN's
+                        // offset conv (27), a 1-class classifier, SOLOv2's K dynamic kernels (1x1).
+                        Case{1, 4, 27, 3, 6, 1}, Case{1, 64, 1, 3, 24, 1}, Case{1, 128, 37, 1, 50, 1}}) {
     SCOPED_TRACE("cin " + std::to_string(c.cin) + " size " + std::to_string(c.size));
     auto x = at::randn({c.n, c.cin, c.size, c.size});
     auto w = at::randn({c.cout, c.cin, c.k, c.k}) * 0.05;
@@ -36,6 +39,15 @@ TEST(Compat, Conv2dMatchesFloat64OnOddChannelCounts) {
     auto refb = at::conv2d(x.to(at::kBFloat16).to(at::kDouble), w.to(at::kBFloat16).to(at::kDouble),
                            b.to(at::kBFloat16).to(at::kDouble), {c.stride, c.stride}, {p, p});
     EXPECT_LT(test::norm_rel(yb, refb), 1e-2);
+    // fp32 under CPU autocast: at::conv2d computes in bf16 inside.
+    at::Tensor ya;
+    {
+      c10::impl::tls_set_dispatch_key_excluded(c10::DispatchKey::AutocastCPU, false);  // autocast on
+      ya = instseg::conv2d(x, w, b, {c.stride, c.stride}, {p, p}, {1, 1}, 1);
+      c10::impl::tls_set_dispatch_key_excluded(c10::DispatchKey::AutocastCPU, true);
+    }
+    EXPECT_EQ(ya.scalar_type(), at::kBFloat16);
+    EXPECT_LT(test::norm_rel(ya, refb), 1e-2);
   }
 }
 
@@ -58,6 +70,15 @@ TEST(Compat, Conv2dPadsOnlyAffectedCpuConvolutionsOnLibTorch2) {
   EXPECT_EQ(conv2d_pads_channels(at::zeros({1, 66, 8, 8}, at::kBFloat16), w66, 1), INSTSEG_TORCH2 == 1);
   EXPECT_FALSE(conv2d_pads_channels(at::zeros({1, 64, 8, 8}), at::zeros({8, 64, 3, 3}), 1));   // blocked exactly
   EXPECT_FALSE(conv2d_pads_channels(at::zeros({1, 3, 8, 8}), at::zeros({8, 3, 3, 3}), 1));     // plain layout
+  // bf16 output channels: padded to 16 on 2.x (slice back), multiples of 16 left alone.
+  EXPECT_EQ(conv2d_pads_channels(at::zeros({1, 3, 8, 8}, at::kBFloat16), at::zeros({27, 3, 3, 3}, at::kBFloat16), 1),
+            INSTSEG_TORCH2 == 1);
+  EXPECT_FALSE(conv2d_pads_channels(at::zeros({1, 3, 8, 8}, at::kBFloat16), at::zeros({32, 3, 3, 3}, at::kBFloat16), 1));
+  if (INSTSEG_TORCH2) {
+    const Conv2dPadding p = conv2d_padding(at::zeros({1, 258, 8, 8}, at::kBFloat16), at::zeros({1, 258, 1, 1}), 1);
+    EXPECT_EQ(p.in, 14);
+    EXPECT_EQ(p.out, 15);
+  }
   EXPECT_FALSE(conv2d_pads_channels(at::zeros({1, 66, 8, 8}, at::kDouble), w66.to(at::kDouble), 1));  // no oneDNN
   EXPECT_FALSE(conv2d_pads_channels(at::zeros({1, 66, 8, 8}), at::zeros({66, 1, 3, 3}), 66));  // grouped
 }

@@ -385,7 +385,8 @@ ConfigNode read_config_file(const std::string& path) {
   ConfigNode tree;
   try {
     tree = ConfigNode::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error, and out_of_range for a number beyond double (1e999...).
     fail("config: ", path, ": JSON syntax error: ", e.what());
   }
   if (!tree.is_object()) fail("config: ", path, ": the top level must be a dict, got a ", type_name(tree));

@@ -55,22 +55,34 @@ using C10dBackend = c10d::ProcessGroup;
 // 1.13. Both backends speak the same protocol, so clients and servers mix.
 bool tcpstore_use_classic_backend(c10d::TCPStoreOptions& options);
 
-// at::conv2d, except that CPU fp32/bf16 convolutions whose input channels are
-// above 16 and not a multiple of 16 run on zero-padded channels (input and
-// weight padded to the next multiple of 16) with LibTorch 2.x.
+// at::conv2d, except that on LibTorch 2.x CPU convolutions that oneDNN
+// miscomputes run on zero-padded channels: fp32 and bf16 ones whose input
+// channels are above 16 and not a multiple of 16 (input and weight padded to
+// the next multiple of 16), and bf16 ones (explicit, or fp32 under CPU
+// autocast) whose output channels are not a multiple of 16 (weight and bias
+// padded, the extra output channels sliced off).
 //
-// Why: LibTorch 2.6 (Debian trixie, oneDNN 3.7.2, AVX-512) computes such a
-// convolution with oneDNN's channel-blocked source layout whose padding
-// channels it does not zero ("src:f32:ap:blocked:aBcd16b" in ONEDNN_VERBOSE):
-// the output is 5-10% off or NaN (measured for 17..514 input channels, 3x3 and
-// 7x7, 12x12 to 100x100 maps, fp32 and bf16; backward is right). SOLOv2's
-// CoordConv layers (C+2 input channels) hit it. Exact zeros change no sum, so
-// the padded convolution is the convolution, at oneDNN's speed (+C%16/C of
-// its FLOPs). 1.13 computes these exactly and is left alone; other layouts
-// (channels < 16, multiples of 16) are untouched.
+// Why: LibTorch 2.6 (Debian trixie, oneDNN 3.7.2, AVX-512 with bf16, no AMX)
+// computes them with channel-blocked layouts whose padding it does not zero
+// ("src:f32:ap:blocked:aBcd16b" in ONEDNN_VERBOSE): the output is 5-10% off or
+// NaN. Measured against float64 (1x1 to 7x7, maps 6x6 to 100x100): fp32 with
+// 17..514 input channels; bf16 with 17, 24, 258 input channels (NaN for some)
+// and with 1, 27 output channels for every input count (20-80 % off: a nuclei
+// model's 1-class classifier, a DCN's 27-channel offset conv, SOLOv2's
+// dynamic convolution of K kernels). Exact zeros change no sum, so the padded
+// convolution is the convolution, at oneDNN's speed. 1.13 computes these
+// exactly and is left alone; grouped convolutions are untouched.
 at::Tensor conv2d(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& bias,
                   c10::IntArrayRef stride, c10::IntArrayRef padding, c10::IntArrayRef dilation,
                   int64_t groups);
+
+// The channels instseg::conv2d adds: input channels (`in`) and output
+// channels (`out`), 0 when the convolution runs as is.
+struct Conv2dPadding {
+  int64_t in = 0;
+  int64_t out = 0;
+};
+Conv2dPadding conv2d_padding(const at::Tensor& input, const at::Tensor& weight, int64_t groups);
 
 // Whether instseg::conv2d pads the channels of this convolution (for tests).
 bool conv2d_pads_channels(const at::Tensor& input, const at::Tensor& weight, int64_t groups);

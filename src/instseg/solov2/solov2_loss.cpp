@@ -1,6 +1,7 @@
 #include "instseg/solov2/solov2_loss.h"
 
 #include "instseg/core/check.h"
+#include "instseg/core/compat.h"
 #include "instseg/losses/dice_loss.h"
 #include "instseg/losses/focal_loss.h"
 
@@ -35,7 +36,9 @@ LossMap solov2_loss(const SOLOv2HeadOutputs& out, const std::vector<GtInstances>
       at::Tensor kernels = kp.reshape({kp.size(0), -1}).index_select(1, idx);  // [D,P]
       const int64_t P = kernels.size(1);
       at::Tensor w = kernels.t().reshape({P, -1, o.dynamic_conv_size, o.dynamic_conv_size});
-      preds.push_back(at::conv2d(out.mask_feats.slice(0, b, b + 1), w).view({-1, feat_h, feat_w}));
+      // instseg::conv2d: P output channels under bf16 autocast need LibTorch 2.6's padding (core/compat.h).
+      preds.push_back(
+          instseg::conv2d(out.mask_feats.slice(0, b, b + 1), w, {}, {1, 1}, {0, 0}, {1, 1}, 1).view({-1, feat_h, feat_w}));
       tgts.push_back(t.mask_targets);
     }
     if (preds.empty()) continue;

@@ -1,6 +1,7 @@
 #include "instseg/solov2/solov2_postprocess.h"
 
 #include "instseg/core/check.h"
+#include "instseg/core/compat.h"
 #include "instseg/layers/interpolate.h"
 #include "instseg/solov2/matrix_nms.h"
 
@@ -68,7 +69,8 @@ Instances predict_single(const at::Tensor& kernel_preds,  // [N,D]
 
   // Dynamic conv -> soft masks.
   at::Tensor w = kernels.view({kernels.size(0), -1, o.dynamic_conv_size, o.dynamic_conv_size});
-  at::Tensor mask_preds = at::conv2d(mask_feats, w).squeeze(0).sigmoid();  // [K,Hf,Wf]
+  // instseg::conv2d: K output channels (any count) in bf16 need LibTorch 2.6's padding (core/compat.h).
+  at::Tensor mask_preds = instseg::conv2d(mask_feats, w, {}, {1, 1}, {0, 0}, {1, 1}, 1).squeeze(0).sigmoid();  // [K,Hf,Wf]
   at::Tensor masks = mask_preds.gt(cfg.mask_thr);
   at::Tensor sum_masks = masks.sum({1, 2}).to(at::kFloat);
   at::Tensor keep = sum_masks.gt(strides);
