@@ -1,7 +1,7 @@
 // CUDA deformable convolution: the CPU kernel's structure (per image, chunks of
 // output pixels, deformable im2col + one GEMM per group through ATen), with one
 // thread per (channel, pixel) in im2col, per (channel, tap, pixel) in the input
-// gradient's scatter (atomicAdd: not bit-deterministic, like mmcv's and
+// gradient's scatter (ATen's gpuAtomicAdd, which also covers double before sm_60: not bit-deterministic, like mmcv's and
 // torchvision's CUDA kernels) and per (deform group, tap, pixel) in the offset /
 // mask gradient. The per-sample rule is deform_conv_sampling.h, which the
 // tests' CPU reference also runs. Compiled only when LibTorch has CUDA.
@@ -10,6 +10,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
+#include <ATen/cuda/Atomic.cuh>
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 
@@ -67,7 +68,7 @@ __global__ void col2im_kernel(int64_t total, DeformGeom g, const T* grad_columns
     const DeformCorners<T> cr = deform_corners(s, g.height, g.width);
     T* plane = grad_input_b + static_cast<int64_t>(c) * g.height * g.width;
     for (int i = 0; i < 4; ++i)
-      if (cr.valid[i]) atomicAdd(plane + cr.p[i], cr.w[i] * t);
+      if (cr.valid[i]) gpuAtomicAdd(plane + cr.p[i], cr.w[i] * t);
   }
 }
 

@@ -1,11 +1,12 @@
 // CUDA RoIAlign kernels (average pooling): one thread per output element in the
-// forward; the backward scatters with atomicAdd (not bit-deterministic, like
+// forward; the backward scatters with ATen's gpuAtomicAdd (any dtype and arch; not bit-deterministic, like
 // torchvision's and mmcv's CUDA kernels). Compiled only when LibTorch has CUDA.
 #include "instseg/ops/roi_align.h"
 #include "instseg/ops/roi_align_bilinear.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
+#include <ATen/cuda/Atomic.cuh>
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 
@@ -73,10 +74,10 @@ __global__ void roi_align_backward_kernel(int64_t n, const T* grad_out, const T*
                     static_cast<T>(ix + .5f) * g.bin_w / static_cast<T>(g.grid_w);
         BilinearTap<T> t;
         if (!bilinear_tap(height, width, y, x, t)) continue;
-        atomicAdd(gin + t.p1, gb * t.w1 / g.count);
-        atomicAdd(gin + t.p2, gb * t.w2 / g.count);
-        atomicAdd(gin + t.p3, gb * t.w3 / g.count);
-        atomicAdd(gin + t.p4, gb * t.w4 / g.count);
+        gpuAtomicAdd(gin + t.p1, gb * t.w1 / g.count);
+        gpuAtomicAdd(gin + t.p2, gb * t.w2 / g.count);
+        gpuAtomicAdd(gin + t.p3, gb * t.w3 / g.count);
+        gpuAtomicAdd(gin + t.p4, gb * t.w4 / g.count);
       }
     }
   }
