@@ -27,12 +27,13 @@ esac
 case "$TORCH" in
   cpu)
     # LibTorch 1.13 on bookworm, 2.6 on trixie (CPU builds)
-    TORCH_PKGS=(libtorch-dev python3-torch)
+    TORCH_PKGS=(libtorch-dev python3-torch libgloo-dev)
     ;;
   cuda)
     [ "$CODENAME" = trixie ] || { echo "install_deps: INSTSEG_TORCH=cuda needs trixie (libtorch-cuda-dev)" >&2; exit 2; }
-    # Conflicts with libtorch-dev / python3-torch: the CUDA build replaces them.
-    TORCH_PKGS=(libtorch-cuda-dev python3-torch-cuda nvidia-cuda-toolkit)
+    # Conflicts with libtorch-dev / python3-torch / libgloo-dev: the CUDA build
+    # replaces them (libtorch-cuda-2.6 needs libgloo-cuda-0, which conflicts with libgloo0).
+    TORCH_PKGS=(libtorch-cuda-dev python3-torch-cuda nvidia-cuda-toolkit libgloo-cuda-dev)
     ;;
   *) echo "install_deps: INSTSEG_TORCH must be cpu or cuda, not '$TORCH'" >&2; exit 2 ;;
 esac
@@ -43,7 +44,7 @@ PKGS=(
   # LibTorch and what it needs at run time here
   "${TORCH_PKGS[@]}"
   libopenblas0-openmp   # LibTorch's fp32 GEMM: 154 GFLOP/s vs 5.8 with reference BLAS (2 cores)
-  libgloo-dev           # c10d's ProcessGroupGloo headers include <gloo/...>
+  # (libgloo-dev / libgloo-cuda-dev above: c10d's ProcessGroupGloo headers include <gloo/...>)
   libgoogle-perftools-dev  # tcmalloc_minimal, linked into the executables (docs/performance.md, "Allocator")
   # apps
   libopencv-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
