@@ -52,7 +52,9 @@ PyValue f(double v) { return PyValue::from_float(v); }
 PyValue i(int64_t v) { return PyValue::from_int(v); }
 PyValue s(const std::string& v) { return PyValue::str(v); }
 
-const PyValue& need(const PyValue& d, const std::string& key, const std::string& where) {
+// key as const char*: GCC 14 flags a reference returned from a call that took a
+// std::string temporary as a possibly dangling one (-Wdangling-reference).
+const PyValue& need(const PyValue& d, const char* key, const std::string& where) {
   const PyValue* v = d.is_dict() ? d.get(key) : nullptr;
   if (!v) fail(where, ": missing '", key, "'");
   return *v;

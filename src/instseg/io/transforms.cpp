@@ -369,12 +369,12 @@ std::vector<TransformSpec> test_pipeline(Scale scale) {
 std::vector<TransformSpec> train_pipeline_1x(Scale scale) {
   ResizeOptions r;
   r.scale = scale;
-  return {TransformSpec{r}, TransformSpec{RandomFlipOptions{0.5}}};
+  return {TransformSpec{r}, TransformSpec{RandomFlipOptions{}}};
 }
 
 std::vector<TransformSpec> train_pipeline_multiscale(const std::vector<int64_t>& shorts,
                                                      int64_t long_edge) {
-  return {TransformSpec{choice_resize(shorts, long_edge)}, TransformSpec{RandomFlipOptions{0.5}}};
+  return {TransformSpec{choice_resize(shorts, long_edge)}, TransformSpec{RandomFlipOptions{}}};
 }
 
 std::vector<TransformSpec> train_pipeline_queryinst_crop() {
@@ -388,7 +388,7 @@ std::vector<TransformSpec> train_pipeline_queryinst_crop() {
   choice.branches.push_back({TransformSpec{choice_resize(ms, 1333)}});
   choice.branches.push_back({TransformSpec{choice_resize({400, 500, 600}, 1333)}, TransformSpec{c},
                              TransformSpec{choice_resize(ms, 1333)}});
-  return {TransformSpec{RandomFlipOptions{0.5}}, TransformSpec{choice}};
+  return {TransformSpec{RandomFlipOptions{}}, TransformSpec{choice}};
 }
 
 }  // namespace instseg
