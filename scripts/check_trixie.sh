@@ -175,8 +175,23 @@ else
   # nvidia-cuda-toolkit for INSTSEG_TORCH=cuda. Build every target (apps,
   # tests, benches) with the kernels on; then the cuda-labelled tests, which
   # skip without a GPU.
-  in_chroot /work/instseg "bash scripts/install_deps.sh && nvcc --version | tail -n2 &&
-             bash scripts/build.sh -DINSTSEG_WITH_CUDA=ON &&
+  # libtorch-cuda-2.6 depends on nvidia-cudnn, a downloader whose postinst
+  # fetches cuDNN from developer.download.nvidia.com. Without internet access
+  # (our machines reach only the Debian archive) it fails and leaves the CUDA
+  # LibTorch unconfigured: then it is configured without cuDNN, and the
+  # executables link with --allow-shlib-undefined (libtorch_cuda.so's cuDNN
+  # symbols resolve at load time on a machine that has cuDNN). Everything of
+  # ours still compiles with nvcc and links against libtorch-cuda.
+  in_chroot /work/instseg "NO_CUDNN=
+             bash scripts/install_deps.sh || {
+               dpkg-query -W -f='\${Status}' nvidia-cudnn 2>/dev/null | grep -q half-configured || exit 1
+               echo 'check_trixie: NOTE: nvidia-cudnn could not download cuDNN (no internet access): configuring the CUDA LibTorch without it; executables link with --allow-shlib-undefined'
+               printf '#!/bin/sh\\nexit 0\\n' > /var/lib/dpkg/info/nvidia-cudnn.postinst
+               dpkg --configure -a && bash scripts/install_deps.sh
+             } &&
+             { ldconfig -p | grep -q libcudnn.so || NO_CUDNN=1; } &&
+             nvcc --version | tail -n2 &&
+             bash scripts/build.sh -DINSTSEG_WITH_CUDA=ON \${NO_CUDNN:+-DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined} &&
              cd build && ctest -L cuda --output-on-failure -j \$INSTSEG_TEST_JOBS --timeout 900"
   RC=$?
 fi
