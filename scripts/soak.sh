@@ -20,7 +20,8 @@
 #
 # Needs the Release build (scripts/build.sh; built here when missing) and
 # python3 with torch (the tests' oracle) to compare checkpoints.
-# Environment: INSTSEG_BUILD_DIR, INSTSEG_SOAK_KILLS (10), INSTSEG_SOAK_IMAGES
+# Environment: INSTSEG_BUILD_DIR, INSTSEG_SOAK_KILLS (10; at least half must land in a live run),
+# INSTSEG_SOAK_EPOCHS (6 epochs of 4 iterations), INSTSEG_SOAK_IMAGES
 # (1000), INSTSEG_SOAK_KEEP=1 keeps the scratch directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,7 +63,8 @@ json.dump({'images': [i for i in d['images'] if i['id'] in keep],
 PY
 
 CFG=configs/solov2/solov2-light_r18_fpn_nuclei.yaml
-EPOCHS=3
+# Long enough that the kills land inside a run on a fast, quiet machine too.
+EPOCHS="${INSTSEG_SOAK_EPOCHS:-6}"
 train_args() {  # work_dir [extra cfg options]
   local wd=$1
   shift
@@ -93,7 +95,7 @@ for ((k = 1; k <= KILLS; k++)); do
   "$BIN" $(train_args "$W/kill") resume=True >>"$W/kill.log" 2>&1 &
   pid=$!
   # A random moment of the run: startup, a step, or inside a checkpoint write.
-  sleep "$("$PY" -c "import random; print(round(random.uniform(1.5, max(2.0, $REF_TIME * 0.6)), 2))")"
+  sleep "$("$PY" -c "import random; print(round(random.uniform(1.0, max(1.5, $REF_TIME * 0.5)), 2))")"
   if kill -KILL "$pid" 2>/dev/null; then KILLED=$((KILLED + 1)); fi
   wait "$pid" 2>/dev/null || true
   log "  kill $k: at iteration $(last_iter "$W/kill") of $TOTAL"
@@ -114,7 +116,8 @@ print('yes' if same(a['state_dict'], b['state_dict']) and same(a['optimizer'], b
 PY
 )
 KR="kill-resume: $KILLED SIGKILLs, bit-exact $EXACT, stale temp files $LEFT"
-[[ "$EXACT" == yes && "$LEFT" == 0 ]] || FAILS+=("kill-resume")
+# A kill that found the run already finished tests nothing: at least half must land.
+[[ "$EXACT" == yes && "$LEFT" == 0 && $((KILLED * 2)) -ge "$KILLS" ]] || FAILS+=("kill-resume")
 log "$KR"
 
 # ---- 2. long predict with RSS samples ----------------------------------------
