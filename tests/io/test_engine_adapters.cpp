@@ -16,7 +16,7 @@ std::shared_ptr<const CocoDataset> toy(int n, bool test_mode = false) {
   o.ann_file = dir + "/ann.json";
   o.img_dir = dir + "/img";
   o.test_mode = test_mode;
-  o.pipeline = {TransformSpec{RandomFlipOptions{0.5}}};
+  o.pipeline = {TransformSpec{RandomFlipOptions{}}};
   return std::make_shared<const CocoDataset>(o);
 }
 

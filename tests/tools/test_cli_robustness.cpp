@@ -353,9 +353,11 @@ TEST_F(CliRobustnessTest, NonFiniteLossesStopTrainingWithAClearError) {
   EXPECT_NE(rc, 0) << out;
   EXPECT_FALSE(lines_with(out, "non-finite loss at iteration ").empty()) << out;
   EXPECT_NE(out.find("the loss was non-finite for 3 iterations in a row"), std::string::npos) << out;
-  for (const auto& e : fs::directory_iterator(wd))
-    if (e.path().extension() == ".pth")
+  for (const auto& e : fs::directory_iterator(wd)) {
+    if (e.path().extension() == ".pth") {
       EXPECT_TRUE(nonfinite_tensors(load_state_dict(e.path().string())).empty()) << e.path();
+    }
+  }
 }
 
 }  // namespace
