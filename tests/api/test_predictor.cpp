@@ -10,6 +10,7 @@
 
 #include "api/tiny_solov2.h"
 #include "common/test_util.h"
+#include "common/error_of.h"
 
 #include <gtest/gtest.h>
 
@@ -22,14 +23,7 @@
 namespace instseg {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+std::string error_of(const std::function<void()>& fn) { return test::error_message_of(fn); }
 
 void expect_same(const Prediction& a, const Prediction& b) {
   ASSERT_EQ(a.size(), b.size());

@@ -11,6 +11,7 @@
 #include "instseg/core/log.h"
 
 #include "common/test_util.h"
+#include "common/error_of.h"
 
 #include <gtest/gtest.h>
 
@@ -27,14 +28,7 @@ namespace instseg {
 namespace {
 namespace fs = std::filesystem;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+std::string error_of(const std::function<void()>& fn) { return test::error_message_of(fn); }
 
 // TORCH_HOME for one test.
 class TorchHome {

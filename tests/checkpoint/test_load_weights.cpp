@@ -5,6 +5,7 @@
 #include "instseg/core/check.h"
 
 #include "common/test_util.h"
+#include "common/error_of.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -22,14 +23,7 @@ struct NetImpl : torch::nn::Module {
 };
 TORCH_MODULE(Net);
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+std::string error_of(const std::function<void()>& fn) { return test::error_message_of(fn); }
 
 PyValue meta_with_classes(const std::vector<std::string>& classes) {
   PyValue names = PyValue::tuple();

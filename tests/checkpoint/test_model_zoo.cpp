@@ -4,6 +4,7 @@
 #include "instseg/checkpoint/model_zoo.h"
 
 #include "common/test_util.h"
+#include "common/error_of.h"
 
 #include <gtest/gtest.h>
 
@@ -18,14 +19,7 @@
 namespace instseg {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+std::string error_of(const std::function<void()>& fn) { return test::error_message_of(fn); }
 
 // Sets (or, with nullptr, unsets) environment variables for one scope.
 class EnvGuard {

@@ -7,6 +7,7 @@
 #include "instseg/core/check.h"
 
 #include "common/test_util.h"
+#include "common/error_of.h"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -29,14 +30,7 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+std::string error_of(const std::function<void()>& fn) { return test::error_message_of(fn); }
 
 size_t temp_files_in(const std::string& dir) {
   size_t n = 0;

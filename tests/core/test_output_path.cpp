@@ -3,6 +3,7 @@
 #include "instseg/core/check.h"
 
 #include "common/test_util.h"
+#include "common/error_of.h"
 
 #include <gtest/gtest.h>
 
@@ -12,14 +13,8 @@
 
 namespace instseg {
 namespace {
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+std::string error_of(const std::function<void()>& fn) { return test::error_message_of(fn); }
+
 }  // namespace
 
 TEST(OutputPath, FileInAMissingDirectoryIsAnError) {
