@@ -20,6 +20,7 @@
 // of class 0 of conv_cls so that exactly --candidates point-NMS survivors
 // exceed score_thr (class-0 weights are scaled up first so that its logits
 // vary over the grid), and predict() sees the same, realistic, workload.
+#include "instseg/core/intra_op_threads.h"
 #include "instseg/core/threads.h"
 #include "instseg/engine/amp.h"
 #include "instseg/engine/metrics_log.h"

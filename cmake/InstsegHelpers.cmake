@@ -25,22 +25,32 @@ endmacro()
 
 # Common settings for every instseg library and executable. Headers are
 # included as "instseg/<area>/<file>.h": from src/ in the build tree, from
-# <prefix>/include once installed.
+# <prefix>/include once installed. NO_TORCH: a target that must not link
+# LibTorch (what the light `instseg` executable is made of): no LibTorch PCH
+# (it would force <torch/torch.h> into every file), but LibTorch's include
+# directories, because core/check.h parses <c10/util/Exception.h> (compiled,
+# never linked: see core/require.h).
 function(instseg_target_defaults target)
+  cmake_parse_arguments(ARG "NO_TORCH" "" "" ${ARGN})
+  if(ARG_NO_TORCH)
+    target_include_directories(${target} SYSTEM PUBLIC $<TARGET_PROPERTY:torch,INTERFACE_INCLUDE_DIRECTORIES>)
+  endif()
   target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wno-unused-parameter>)
   target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/src>
                                               $<INSTALL_INTERFACE:include>)
   target_compile_features(${target} PUBLIC cxx_std_17)
-  if(INSTSEG_USE_PCH AND TARGET instseg_pch AND NOT "${target}" STREQUAL "instseg_pch")
+  if(INSTSEG_USE_PCH AND TARGET instseg_pch AND NOT "${target}" STREQUAL "instseg_pch" AND NOT ARG_NO_TORCH)
     target_precompile_headers(${target} REUSE_FROM instseg_pch)
   endif()
 endfunction()
 
-# instseg_add_library(NAME SOURCES ... [LINK ...]) : the library of one area,
-# static (or shared with INSTSEG_BUILD_SHARED). It is installed and exported
-# as instseg::<NAME without "instseg_"> (InstsegInstall.cmake).
+# instseg_add_library(NAME [NO_TORCH] SOURCES ... [LINK ...]) : the library of
+# one area, static (or shared with INSTSEG_BUILD_SHARED). It is installed and
+# exported as instseg::<NAME without "instseg_"> (InstsegInstall.cmake).
+# NO_TORCH: see instseg_target_defaults; LINK must not bring LibTorch either
+# (tests/tools/test_cli_frontend.cpp checks the executable built from them).
 function(instseg_add_library name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;LINK" ${ARGN})
+  cmake_parse_arguments(ARG "NO_TORCH" "" "SOURCES;LINK" ${ARGN})
   set_property(GLOBAL APPEND PROPERTY INSTSEG_LIBRARIES ${name})
   string(REGEX REPLACE "^instseg_" "" export_name ${name})
   if(NOT ARG_SOURCES)
@@ -57,7 +67,11 @@ function(instseg_add_library name)
   else()
     add_library(${name} STATIC ${ARG_SOURCES})
   endif()
-  instseg_target_defaults(${name})
+  if(ARG_NO_TORCH)
+    instseg_target_defaults(${name} NO_TORCH)
+  else()
+    instseg_target_defaults(${name})
+  endif()
   target_link_libraries(${name} PUBLIC ${ARG_LINK})
   set_target_properties(${name} PROPERTIES EXPORT_NAME ${export_name})
 endfunction()

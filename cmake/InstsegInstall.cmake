@@ -5,7 +5,7 @@
 #   target_link_libraries(app PRIVATE instseg::instseg)
 #
 # Layout: P/include/instseg/<area>/*.h (+ instseg.h), P/lib/libinstseg_*.a
-# (.so with INSTSEG_BUILD_SHARED), P/bin/instseg, P/share/instseg/configs/,
+# (.so with INSTSEG_BUILD_SHARED), P/bin/instseg (+ P/bin/instseg-torch, which it execs), P/share/instseg/configs/,
 # P/lib/cmake/instseg/{instsegConfig,instsegConfigVersion,instsegTargets}.cmake.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
@@ -30,10 +30,11 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/src/instseg/
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/instseg
         FILES_MATCHING PATTERN "*.h")
 if(TARGET instseg)
+  # instseg execs instseg-torch from its own directory: both in bin/.
   if(INSTSEG_BUILD_SHARED)
-    set_target_properties(instseg PROPERTIES INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR}")
+    set_target_properties(instseg instseg_torch PROPERTIES INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR}")
   endif()
-  install(TARGETS instseg RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  install(TARGETS instseg instseg_torch RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/configs/ DESTINATION ${CMAKE_INSTALL_DATADIR}/instseg/configs)
 

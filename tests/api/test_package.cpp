@@ -141,11 +141,16 @@ void check_installed_files(const std::string& prefix_) {
   for (const char* rel : {"include/instseg/instseg.h", "include/instseg/api/predictor.h",
                           "include/instseg/inference/tensor_predictor.h", "lib/cmake/instseg/instsegConfig.cmake",
                           "lib/cmake/instseg/instsegConfigVersion.cmake", "lib/cmake/instseg/instsegTargets.cmake",
-                          "bin/instseg", "share/instseg/configs/solov2/solov2-light_r18_fpn_nuclei.yaml"})
+                          "bin/instseg", "bin/instseg-torch",
+                          "share/instseg/configs/solov2/solov2-light_r18_fpn_nuclei.yaml"})
     EXPECT_TRUE(fs::exists(prefix_ + "/" + rel)) << rel;
   int rc = -1;
   const std::string out = run(q(prefix_ + "/bin/instseg") + " --version", &rc);
   EXPECT_EQ(rc, 0) << out;
+  // The installed instseg finds the installed instseg-torch for LibTorch commands.
+  const std::string help = run(q(prefix_ + "/bin/instseg") + " train --help", &rc);
+  EXPECT_EQ(rc, 0) << help;
+  EXPECT_NE(help.find("--work-dir"), std::string::npos) << help;
 }
 
 void check_tiny_model() {

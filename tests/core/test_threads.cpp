@@ -1,6 +1,7 @@
 #include "instseg/core/threads.h"
 
-#include <ATen/Parallel.h>
+#include "common/scoped_env.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -8,27 +9,8 @@
 #include <string>
 
 namespace instseg {
-namespace {
 
-// Sets (or unsets, with nullptr) an environment variable for one scope.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = std::string(old);
-    if (value) ::setenv(name, value, 1);
-    else ::unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (old_) ::setenv(name_, old_->c_str(), 1);
-    else ::unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
-}  // namespace
+using test::ScopedEnv;
 
 TEST(Threads, RequestedWinsOverEverything) {
   const ThreadChoice c = choose_threads(3, "5", "2", 16);
@@ -93,22 +75,22 @@ TEST(Threads, ParsePositiveInt) {
   EXPECT_EQ(parse_positive_int("99999999999999999999"), 0);
 }
 
-TEST(Threads, ConfigureAppliesThePolicyToLibTorch) {
-  const int saved = at::get_num_threads();
+TEST(Threads, ResolveReadsTheEnvironmentAndCapsRequests) {
   ScopedEnv lws("LOCAL_WORLD_SIZE", nullptr);
+  const int cpus = available_cpus();
+  {
+    ScopedEnv omp("OMP_NUM_THREADS", "3");
+    EXPECT_EQ(resolve_threads(0).threads, 3);
+    EXPECT_EQ(resolve_threads(0).source, "OMP_NUM_THREADS");
+    EXPECT_EQ(resolve_threads(2).threads, 2);
+  }
   {
     ScopedEnv omp("OMP_NUM_THREADS", nullptr);
-    EXPECT_GE(available_cpus(), 1);
-    EXPECT_EQ(configure_threads(1), 1);
-    EXPECT_EQ(at::get_num_threads(), 1);
-    EXPECT_EQ(configure_threads(0), available_cpus());
+    EXPECT_EQ(resolve_threads(0).threads, cpus);
+    const ThreadChoice capped = resolve_threads(thread_limit(cpus) + 1);
+    EXPECT_EQ(capped.threads, thread_limit(cpus));
+    EXPECT_EQ(capped.capped_from, thread_limit(cpus) + 1);
   }
-  {
-    ScopedEnv omp("OMP_NUM_THREADS", "2");
-    EXPECT_EQ(configure_threads(0), 2);
-    EXPECT_EQ(configure_threads(1), 1);
-  }
-  at::set_num_threads(saved);
 }
 
 }  // namespace instseg

@@ -26,7 +26,7 @@ void add_eval_command(CLI::App& app) {
     std::vector<int64_t> max_dets;
   };
   auto args = std::make_shared<Args>();
-  CLI::App* cmd = app.add_subcommand("eval", "COCO bbox/segm evaluation of a results JSON (pycocotools-exact numbers)");
+  CLI::App* cmd = app.add_subcommand("eval", command_info("eval").description);
   cmd->add_option("--ann", args->ann, "COCO instances GT file")->required()->check(CLI::ExistingFile);
   cmd->add_option("--results", args->results, "results list [{image_id, category_id, score, bbox, segmentation}]")
       ->required()

@@ -154,8 +154,7 @@ void run_forward(const ForwardArgs& a) {
 
 void add_forward_command(CLI::App& app) {
   auto a = std::make_shared<ForwardArgs>();
-  auto* cmd = app.add_subcommand(
-      "forward", "Run the network on a normalised, padded batch (IN.pt) and write named intermediate tensors");
+  auto* cmd = app.add_subcommand("forward", command_info("forward").description);
   cmd->add_option("--config", a->config, "config file (.yaml, or an mmdetection .json/.yaml dump)")
       ->required()
       ->check(CLI::ExistingFile);

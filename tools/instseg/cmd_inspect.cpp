@@ -16,7 +16,7 @@ void add_inspect_command(CLI::App& app) {
     bool json = false;
   };
   auto args = std::make_shared<Args>();
-  CLI::App* cmd = app.add_subcommand("inspect", "Print a .pth checkpoint's format, meta, and every weight's shape and dtype");
+  CLI::App* cmd = app.add_subcommand("inspect", command_info("inspect").description);
   cmd->add_option("checkpoint", args->checkpoint, "checkpoint file (torch.save zip or legacy format)")->required();
   cmd->add_flag("--json", args->json, "machine-readable JSON instead of text");
   cmd->callback([args]() {

@@ -21,8 +21,7 @@ void add_launch_command(CLI::App& app) {
   };
   auto args = std::make_shared<Args>();
   args->o.master_port = 0;
-  CLI::App* cmd = app.add_subcommand(
-      "launch", "Run N local copies of an instseg command for distributed training (torchrun-style)");
+  CLI::App* cmd = app.add_subcommand("launch", command_info("launch").description);
   cmd->add_option("-n,--nproc-per-node", args->o.nproc_per_node, "processes on this node (one per GPU)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--nnodes", args->o.nnodes, "number of nodes")->check(CLI::PositiveNumber);

@@ -33,6 +33,7 @@
 #include "instseg/io/coco_json.h"
 #include "instseg/io/image_ids.h"
 #include "instseg/io/json_array_file.h"
+#include "instseg/io/instances_to_results.h"
 #include "instseg/io/results_json.h"
 #include "instseg/io/visualize.h"
 
@@ -345,7 +346,7 @@ void run_predict(const PredictArgs& a) {
 
 void add_predict_command(CLI::App& app) {
   auto a = std::make_shared<PredictArgs>();
-  auto* cmd = app.add_subcommand("predict", "Run a checkpoint on images: overlay PNGs and a COCO results JSON");
+  auto* cmd = app.add_subcommand("predict", command_info("predict").description);
   cmd->add_option("config", a->config, "config file (.yaml / .json; mmdetection schema)")
       ->required()
       ->check(CLI::ExistingFile);

@@ -86,8 +86,7 @@ void run_test(const TestArgs& a) {
 
 void add_test_command(CLI::App& app) {
   auto a = std::make_shared<TestArgs>();
-  auto* cmd = app.add_subcommand(
-      "test", "Evaluate a checkpoint on the config's test_dataloader with test_evaluator's COCO metrics");
+  auto* cmd = app.add_subcommand("test", command_info("test").description);
   cmd->add_option("config", a->config, "config file (.yaml / .json; mmdetection schema)")
       ->required()
       ->check(CLI::ExistingFile);

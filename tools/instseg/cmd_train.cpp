@@ -65,7 +65,7 @@ void run_train(const TrainArgs& a, bool resume_given) {
 
 void add_train_command(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
-  auto* cmd = app.add_subcommand("train", "Train a model from a config (mmdetection's tools/train.py)");
+  auto* cmd = app.add_subcommand("train", command_info("train").description);
   cmd->add_option("config", a->config, "config file (.yaml / .json; mmdetection schema)")
       ->required()
       ->check(CLI::ExistingFile);

@@ -2,7 +2,6 @@
 
 #include "instseg/core/log.h"
 
-#include <ATen/Parallel.h>
 #include <sched.h>
 
 #include <algorithm>
@@ -63,18 +62,14 @@ ThreadChoice choose_threads(int requested, const char* omp_num_threads, const ch
   return {cpus, "available CPUs" + ignored};
 }
 
-int configure_threads(int requested) {
+ThreadChoice resolve_threads(int requested) {
   const int cpus = available_cpus();
   const ThreadChoice c =
       choose_threads(requested, std::getenv("OMP_NUM_THREADS"), std::getenv("LOCAL_WORLD_SIZE"), cpus);
   if (c.capped_from > 0)
     log_warning("threads: ", c.source, " asks for ", c.capped_from, " threads; using ", c.threads,
                 " (at most max(64, 4 x the ", cpus, " available CPUs))");
-  const int before = at::get_num_threads();
-  at::set_num_threads(c.threads);
-  log_info("threads: LibTorch intra-op threads ", at::get_num_threads(), " (set from ", c.source, "; ", cpus,
-           " CPUs available, LibTorch default was ", before, "; override with --threads)");
-  return at::get_num_threads();
+  return c;
 }
 
 }  // namespace instseg

@@ -32,10 +32,11 @@ int thread_limit(int cpus);
 ThreadChoice choose_threads(int requested, const char* omp_num_threads, const char* local_world_size,
                             int cpus);
 
-// Applies choose_threads(requested, $OMP_NUM_THREADS, $LOCAL_WORLD_SIZE,
-// available_cpus()) to LibTorch's intra-op pool, logs the choice and its
-// source, and returns the count in effect.
-int configure_threads(int requested = 0);
+// choose_threads(requested, $OMP_NUM_THREADS, $LOCAL_WORLD_SIZE,
+// available_cpus()), with a warning when the request was capped. LibTorch's
+// pool is set by configure_threads (core/intra_op_threads.h); this file is
+// LibTorch-free (instseg_util).
+ThreadChoice resolve_threads(int requested);
 
 // A positive decimal integer (no sign, no trailing text), or 0.
 int parse_positive_int(const char* text);

@@ -83,14 +83,6 @@ int find_free_port() {
   return port;
 }
 
-std::string self_executable() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) fail("launch: cannot read /proc/self/exe");
-  buf[n] = '\0';
-  return buf;
-}
-
 int launch_omp_num_threads(int threads, const char* inherited_omp, int cpus, int nproc_per_node) {
   if (threads > 0) return threads;
   if (inherited_omp != nullptr && *inherited_omp != '\0') return 0;

@@ -7,6 +7,9 @@
 // Unlike torchrun the launcher hosts no store: rank 0 does (engine/distributed.h),
 // so any inherited TORCHELASTIC_USE_AGENT_STORE is removed from the children.
 #pragma once
+// self_executable(): what `instseg launch` (cmd_launch.cpp) runs N copies of.
+#include "instseg/core/self_exec.h"
+
 #include <string>
 #include <vector>
 
@@ -36,8 +39,5 @@ int launch_local(const LaunchOptions& options);
 
 // A TCP port that was free on 127.0.0.1 a moment ago.
 int find_free_port();
-
-// The absolute path of the running executable (/proc/self/exe).
-std::string self_executable();
 
 }  // namespace instseg

@@ -10,7 +10,7 @@
 // recomputed on demand by eval_image() with the same code.
 #include "instseg/eval/coco_eval.h"
 
-#include "instseg/core/check.h"
+#include "instseg/core/require.h"
 #include "instseg/core/threads.h"
 #include "instseg/eval/rle_internal.h"
 
@@ -256,9 +256,9 @@ CocoEvaluator::CocoEvaluator(CocoEvalParams params) : p_(std::move(params)), s_(
   sort_unique(p_.img_ids);
   sort_unique(p_.cat_ids);
   std::sort(p_.max_dets.begin(), p_.max_dets.end());
-  INSTSEG_CHECK(!p_.iou_thrs.empty() && !p_.rec_thrs.empty(), "CocoEvalParams: empty thresholds");
-  INSTSEG_CHECK(!p_.max_dets.empty() && p_.max_dets.front() >= 0, "CocoEvalParams: bad max_dets");
-  INSTSEG_CHECK(!p_.area_rng.empty() && p_.area_rng.size() == p_.area_rng_lbl.size(),
+  INSTSEG_REQUIRE(!p_.iou_thrs.empty() && !p_.rec_thrs.empty(), "CocoEvalParams: empty thresholds");
+  INSTSEG_REQUIRE(!p_.max_dets.empty() && p_.max_dets.front() >= 0, "CocoEvalParams: bad max_dets");
+  INSTSEG_REQUIRE(!p_.area_rng.empty() && p_.area_rng.size() == p_.area_rng_lbl.size(),
                 "CocoEvalParams: area_rng and area_rng_lbl differ in length");
 }
 
@@ -278,7 +278,7 @@ void CocoEvaluator::evaluate(const std::vector<EvalGt>& gts, const std::vector<E
   S.img_index.reserve(S.I * 2);
   for (size_t i = 0; i < S.I; ++i) S.img_index.emplace(p_.img_ids[i], static_cast<int32_t>(i));
   for (size_t k = 0; k < S.Kb; ++k) S.cat_index.emplace(p_.cat_ids[k], static_cast<int32_t>(k));
-  INSTSEG_CHECK(gts.size() < UINT32_MAX && dets.size() < UINT32_MAX, "CocoEvaluator: too many annotations");
+  INSTSEG_REQUIRE(gts.size() < UINT32_MAX && dets.size() < UINT32_MAX, "CocoEvaluator: too many annotations");
 
   // _prepare: bucket by (image, category) keeping input order (counting sort).
   auto bucket = [&](const auto& anns, std::vector<uint32_t>& off, std::vector<uint32_t>& idx) {
@@ -346,7 +346,7 @@ size_t CocoEvaluator::num_pairs() const {
 
 void CocoEvaluator::accumulate() {
   const State& S = *s_;
-  INSTSEG_CHECK(S.evaluated, "CocoEvaluator::accumulate: call evaluate() first");
+  INSTSEG_REQUIRE(S.evaluated, "CocoEvaluator::accumulate: call evaluate() first");
   const size_t T = p_.iou_thrs.size(), R = p_.rec_thrs.size(), K = S.K, A = p_.area_rng.size(),
                M = p_.max_dets.size();
   precision_.assign(T * R * K * A * M, -1.0);
@@ -532,13 +532,13 @@ void CocoEvaluator::accumulate() {
 }
 
 std::array<double, 12> CocoEvaluator::stats() const {
-  INSTSEG_CHECK(accumulated_, "CocoEvaluator::stats: call accumulate() first");
+  INSTSEG_REQUIRE(accumulated_, "CocoEvaluator::stats: call accumulate() first");
   return stats_;
 }
 
 std::vector<double> CocoEvaluator::ious(int64_t image_id, int64_t category_id) const {
   const State& S = *s_;
-  INSTSEG_CHECK(S.evaluated, "CocoEvaluator::ious: call evaluate() first");
+  INSTSEG_REQUIRE(S.evaluated, "CocoEvaluator::ious: call evaluate() first");
   auto ii = S.img_index.find(image_id);
   if (ii == S.img_index.end()) return {};
   size_t k = 0;
@@ -555,8 +555,8 @@ std::vector<double> CocoEvaluator::ious(int64_t image_id, int64_t category_id) c
 
 bool CocoEvaluator::eval_image(int64_t image_id, int64_t category_id, size_t area_idx, EvalImage* out) const {
   const State& S = *s_;
-  INSTSEG_CHECK(S.evaluated, "CocoEvaluator::eval_image: call evaluate() first");
-  INSTSEG_CHECK(area_idx < p_.area_rng.size(), "CocoEvaluator::eval_image: bad area index ", area_idx);
+  INSTSEG_REQUIRE(S.evaluated, "CocoEvaluator::eval_image: call evaluate() first");
+  INSTSEG_REQUIRE(area_idx < p_.area_rng.size(), "CocoEvaluator::eval_image: bad area index ", area_idx);
   auto ii = S.img_index.find(image_id);
   if (ii == S.img_index.end()) return false;
   size_t k = 0;

@@ -2,7 +2,7 @@
 // line and mmdet's per-category (classwise) AP table.
 #include "instseg/eval/coco_eval.h"
 
-#include "instseg/core/check.h"
+#include "instseg/core/require.h"
 
 #include <cmath>
 #include <cstdio>
@@ -11,7 +11,7 @@
 namespace instseg::eval {
 
 std::string CocoEvaluator::summary_text() const {
-  INSTSEG_CHECK(accumulated_, "CocoEvaluator::summary_text: call accumulate() first");
+  INSTSEG_REQUIRE(accumulated_, "CocoEvaluator::summary_text: call accumulate() first");
   struct Line {
     bool ap;
     const char* iou;
@@ -42,7 +42,7 @@ std::string CocoEvaluator::summary_text() const {
 }
 
 std::string CocoEvaluator::copypaste_line() const {
-  INSTSEG_CHECK(accumulated_, "CocoEvaluator::copypaste_line: call accumulate() first");
+  INSTSEG_REQUIRE(accumulated_, "CocoEvaluator::copypaste_line: call accumulate() first");
   char buf[160];
   std::snprintf(buf, sizeof(buf), "%s_mAP_copypaste: %.3f %.3f %.3f %.3f %.3f %.3f", iou_type_name(p_.iou_type),
                 stats_[0], stats_[1], stats_[2], stats_[3], stats_[4], stats_[5]);
@@ -50,7 +50,7 @@ std::string CocoEvaluator::copypaste_line() const {
 }
 
 std::vector<CategoryAp> CocoEvaluator::per_category() const {
-  INSTSEG_CHECK(accumulated_, "CocoEvaluator::per_category: call accumulate() first");
+  INSTSEG_REQUIRE(accumulated_, "CocoEvaluator::per_category: call accumulate() first");
   const size_t T = p_.iou_thrs.size(), R = p_.rec_thrs.size(), K = p_.use_cats ? p_.cat_ids.size() : 1,
                A = p_.area_rng.size(),
                M = p_.max_dets.size();

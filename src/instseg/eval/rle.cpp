@@ -5,7 +5,7 @@
 
 #include "instseg/eval/rle_internal.h"
 
-#include "instseg/core/check.h"
+#include "instseg/core/require.h"
 
 #include <algorithm>
 #include <cmath>
@@ -40,7 +40,7 @@ void check_size(int64_t h, int64_t w, const char* what) {
 }
 
 Rle encode_colmajor(const uint8_t* mask, int64_t h, int64_t w) {
-  INSTSEG_CHECK(h >= 0 && w >= 0, "rle::encode: negative size ", h, "x", w);
+  INSTSEG_REQUIRE(h >= 0 && w >= 0, "rle::encode: negative size ", h, "x", w);
   Rle r;
   r.h = h;
   r.w = w;
@@ -49,7 +49,7 @@ Rle encode_colmajor(const uint8_t* mask, int64_t h, int64_t w) {
 }
 
 Rle encode(const uint8_t* mask, int64_t h, int64_t w) {
-  INSTSEG_CHECK(h >= 0 && w >= 0, "rle::encode: negative size ", h, "x", w);
+  INSTSEG_REQUIRE(h >= 0 && w >= 0, "rle::encode: negative size ", h, "x", w);
   Rle r;
   r.h = h;
   r.w = w;
@@ -87,7 +87,7 @@ void decode(const Rle& r, uint8_t* out) {
   for (size_t j = 0; j < r.counts.size(); ++j) {
     const int64_t c = r.counts[j];
     if (j % 2 == 1) {
-      INSTSEG_CHECK(pos + c <= n, "rle::decode: runs exceed ", r.h, "x", r.w);
+      INSTSEG_REQUIRE(pos + c <= n, "rle::decode: runs exceed ", r.h, "x", r.w);
       for (int64_t p = pos; p < pos + c; ++p) out[(p % r.h) * r.w + p / r.h] = 1;
     }
     pos += c;
@@ -370,7 +370,7 @@ double mask_iou(const Rle& dt, const Rle& gt, const double* db, const double* gb
 std::vector<double> iou(const std::vector<Rle>& dt, const std::vector<Rle>& gt,
                         const std::vector<uint8_t>& gt_iscrowd) {
   const size_t m = dt.size(), n = gt.size();
-  INSTSEG_CHECK(gt_iscrowd.empty() || gt_iscrowd.size() == n,
+  INSTSEG_REQUIRE(gt_iscrowd.empty() || gt_iscrowd.size() == n,
                 "rle::iou: iscrowd has ", gt_iscrowd.size(), " flags for ", n, " gt");
   std::vector<double> o(m * n, 0.0);
   if (m == 0 || n == 0) return o;
@@ -390,7 +390,7 @@ std::vector<double> bbox_iou(const std::vector<std::array<double, 4>>& dt,
                              const std::vector<std::array<double, 4>>& gt,
                              const std::vector<uint8_t>& gt_iscrowd) {
   const size_t m = dt.size(), n = gt.size();
-  INSTSEG_CHECK(gt_iscrowd.empty() || gt_iscrowd.size() == n,
+  INSTSEG_REQUIRE(gt_iscrowd.empty() || gt_iscrowd.size() == n,
                 "rle::bbox_iou: iscrowd has ", gt_iscrowd.size(), " flags for ", n, " gt");
   std::vector<double> o(m * n, 0.0);
   for (size_t g = 0; g < n; ++g) {

@@ -5,7 +5,7 @@
 // is reproduced exactly, since one pixel of difference changes the string.
 #include "instseg/eval/rle.h"
 
-#include "instseg/core/check.h"
+#include "instseg/core/require.h"
 
 #include <algorithm>
 #include <cmath>

@@ -9,6 +9,7 @@
 #include "instseg/core/check.h"
 #include "instseg/core/log.h"
 #include "instseg/io/coco_eval_io.h"
+#include "instseg/io/instances_to_results.h"
 
 namespace instseg {
 

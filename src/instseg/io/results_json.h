@@ -2,10 +2,10 @@
 // pycocotools' COCO.loadRes reads):
 //   [{"image_id": 1, "category_id": 18, "score": 0.93,
 //     "bbox": [x, y, w, h], "segmentation": {"size": [h, w], "counts": "..."}}, ...]
-// `category_id` is the COCO id, not the contiguous label.
+// `category_id` is the COCO id, not the contiguous label. LibTorch-free
+// (instseg_io_coco); model outputs -> entries: io/instances_to_results.h.
 #pragma once
 #include "instseg/io/coco_json.h"
-#include "instseg/structures/instances.h"
 
 #include <cstdint>
 #include <string>
@@ -37,12 +37,5 @@ void save_results_json(const std::string& path, const std::vector<CocoResult>& r
 // One entry as save_results_json writes it (one line, no trailing newline);
 // for files written incrementally (io/json_array_file.h).
 std::string result_json(const CocoResult& r);
-
-// Appends one image's detections: masks -> compressed RLE strings, labels ->
-// COCO ids through label_to_cat, bbox = xywh of `bboxes` (float32 arithmetic,
-// as mmdet's xyxy2xywh) or, with bbox_from_mask or when no boxes are given,
-// the mask's toBbox. Instances without masks give bbox-only entries.
-void append_results(const Instances& inst, const std::vector<int64_t>& label_to_cat, bool bbox_from_mask,
-                    std::vector<CocoResult>* out);
 
 }  // namespace instseg
