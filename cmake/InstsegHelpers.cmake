@@ -34,6 +34,13 @@ function(instseg_target_defaults target)
   cmake_parse_arguments(ARG "NO_TORCH" "" "" ${ARGN})
   if(ARG_NO_TORCH)
     target_include_directories(${target} SYSTEM PUBLIC $<TARGET_PROPERTY:torch,INTERFACE_INCLUDE_DIRECTORIES>)
+    # LibTorch's compile options, -D_GLIBCXX_USE_CXX11_ABI=0|1 above all: these
+    # files are linked with LibTorch code into instseg-torch, and a pip wheel
+    # built with the old std::string ABI would not link against (or worse,
+    # silently mismatch) objects compiled with the default one. PRIVATE: the
+    # LibTorch targets that link these libraries get the same options from
+    # LibTorch already.
+    target_compile_options(${target} PRIVATE $<TARGET_PROPERTY:torch,INTERFACE_COMPILE_OPTIONS>)
   endif()
   target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wno-unused-parameter>)
   target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/src>
