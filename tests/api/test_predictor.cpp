@@ -150,6 +150,28 @@ TEST_F(PredictorTest, ListsBatchesAndOptions) {
   EXPECT_GT(cv::norm(a, drawn, cv::NORM_L1), 0.0);
 }
 
+// The default inference graph (BatchNorm folded, channels-last backbone and
+// neck: inference_model.h) against `exact` (mmdetection's numerics): float
+// rounding only, so the same instances with the same labels, scores within
+// 1e-5 and masks that differ in at most a few boundary pixels.
+TEST_F(PredictorTest, ExactAndFastInferenceGraphsAgree) {
+  const cv::Mat a = Predictor::read_image(test::nuclei_image());
+  PredictorOptions o = cpu(0.05);
+  o.exact = true;
+  Predictor exact(model_.config, model_.checkpoint, o);
+  Predictor fast(model_.config, model_.checkpoint, cpu(0.05));
+  const Prediction e = exact.predict(a), f = fast.predict(a);
+  ASSERT_GT(e.size(), 0) << "the tiny model must detect something for this test to mean anything";
+  ASSERT_EQ(e.size(), f.size());
+  EXPECT_TRUE(e.labels.equal(f.labels));
+  EXPECT_LE((e.scores - f.scores).abs().max().item<double>(), 1e-5);
+  const at::Tensor diff = e.masks.ne(f.masks).sum().to(at::kDouble);
+  EXPECT_LE(diff.item<double>(), 1e-4 * static_cast<double>(e.masks.numel()));
+  // exact is exact: a second exact predictor gives the same bits.
+  Predictor exact2(model_.config, model_.checkpoint, o);
+  expect_same(e, exact2.predict(a));
+}
+
 TEST_F(PredictorTest, ErrorsAreClear) {
   Predictor p(model_.config, model_.checkpoint, cpu());
   EXPECT_NE(error_of([&] { p.predict(cv::Mat()); }).find("empty image"), std::string::npos);

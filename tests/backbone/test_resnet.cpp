@@ -63,6 +63,20 @@ void check_torchvision_parity(int depth) {
               << test::max_abs_diff(outs[i], e) << "\n";
     EXPECT_LE(test::max_abs_diff(outs[i], e), 1e-4 * e.abs().max().item<double>());
   }
+  // Inference graph (prepare_for_inference): BatchNorm folded into the convs and
+  // a channels-last input: the same reference within the same bounds.
+  net->fold_batchnorm();
+  const auto fast = net->forward(x.contiguous(at::MemoryFormat::ChannelsLast));
+  for (int i = 0; i < 4; ++i) {
+    const at::Tensor& e = ref.at(prefix + "c" + std::to_string(i + 2));
+    const double nr = test::norm_rel(fast[i], e);
+    EXPECT_LE(nr, 1e-5) << "folded, channels-last ResNet-" << depth << " C" << i + 2 << " norm-rel " << nr;
+    EXPECT_LE(test::max_abs_diff(fast[i], e), 1e-4 * e.abs().max().item<double>());
+  }
+  // Without the folds: the exact path again, bit for bit.
+  net->clear_folds();
+  const auto again = net->forward(x);
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(at::equal(again[i], outs[i])) << "C" << i + 2;
 }
 
 TEST(ResNet, ParityTorchvisionResNet50) { check_torchvision_parity(50); }

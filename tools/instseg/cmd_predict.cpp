@@ -63,6 +63,7 @@ struct PredictArgs {
   int64_t batch_size = 1;
   int64_t max_frames = -1;
   bool no_overlays = false, save_pred = false, draw_boxes = false, no_labels = false;
+  bool exact = false;
   bool skip_bad = false, no_skip_bad = false;  // neither: skip when an input is a directory
 };
 
@@ -219,6 +220,7 @@ void run_predict(const PredictArgs& a) {
   const std::shared_ptr<WorkDirLock> lock = WorkDirLock::acquire(a.out_dir, "--out-dir");
   PredictorOptions po;
   po.device = a.device;
+  po.exact = a.exact;
   po.score_thr = a.score_thr;
   po.cfg_options = a.cfg_options;
   po.batch_size = a.batch_size;
@@ -362,6 +364,8 @@ void add_predict_command(CLI::App& app) {
   cmd->add_option("--score-thr", a->score_thr, "drop instances scoring below this (mmdet demo default)")
       ->capture_default_str();
   cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_flag("--exact", a->exact,
+                "mmdetection's numerics bit for bit: no BatchNorm folding, no channels-last (slower on CPU)");
   cmd->add_flag("--no-overlays", a->no_overlays, "write results.json only (no overlay PNGs / annotated videos)");
   cmd->add_option("--batch-size", a->batch_size, "images (or video frames) per network pass")->capture_default_str();
   cmd->add_flag("--save-pred", a->save_pred,

@@ -34,6 +34,7 @@ struct TestArgs {
   std::vector<std::string> cfg_options;
   int64_t batch_size = 0;  // 0: the config's
   double show_score_thr = 0.3;
+  bool exact = false;
 };
 
 void run_test(const TestArgs& a) {
@@ -45,7 +46,8 @@ void run_test(const TestArgs& a) {
   const DataloaderSpec dl = dataloader_spec_from(cfg, "test_dataloader");
   const EvaluatorSpec ev = evaluator_spec_from(cfg, "test_evaluator");
   if (!ev.outfile_prefix.empty()) check_output_file(ev.outfile_prefix + ".bbox.json", "test_evaluator.outfile_prefix");
-  InferenceModel m = load_inference_model(spec, a.checkpoint, parse_device(a.device), a.config);
+  InferenceModel m = load_inference_model(spec, a.checkpoint, parse_device(a.device), a.config,
+                                          a.exact ? InferenceGraphOptions::exact() : InferenceGraphOptions{});
 
   EvaluationSetOptions so;
   so.batch_size = a.batch_size;
@@ -100,6 +102,8 @@ void add_test_command(CLI::App& app) {
   cmd->add_option("--batch-size", a->batch_size, "images per batch (default: test_dataloader.batch_size)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_flag("--exact", a->exact,
+                "mmdetection's numerics bit for bit: no BatchNorm folding, no channels-last (slower on CPU)");
   cmd->add_option("--cfg-options", a->cfg_options,
                   "override config keys: test_dataloader.dataset.data_root=data/coco/ model.test_cfg.score_thr=0.05")
       ->expected(0, -1);

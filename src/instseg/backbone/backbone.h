@@ -37,6 +37,12 @@ class BackboneImpl : public torch::nn::Module {
   // "C2".."C5": C<log2 stride> per level (the FPN paper's names); used for
   // captured intermediates ("backbone.c2") and in messages.
   std::vector<std::string> output_names() const;
+  // Inference only (inference_model.h's prepare_for_inference): fold every
+  // eval-mode BatchNorm into the convolution before it (layers/folded_conv_bn.h).
+  // The state dict is untouched, and a fold is used only in eval mode while
+  // its weights are unchanged. Backbones without BatchNorm do nothing.
+  virtual void fold_batchnorm() {}
+  virtual void clear_folds() {}
 };
 
 // `neck` with in_channels from the backbone's levels: filled in when empty,

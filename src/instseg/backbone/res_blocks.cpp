@@ -23,6 +23,25 @@ nn::Sequential make_downsample(int64_t in, int64_t out, int64_t stride) {
   return nn::Sequential(conv_nobias(in, out, 1, stride, 0, 1), nn::BatchNorm2d(out));
 }
 
+// downsample = Sequential(conv, BN): its two modules.
+nn::Conv2d downsample_conv(const nn::Sequential& downsample) {
+  return nn::Conv2d(std::dynamic_pointer_cast<nn::Conv2dImpl>(downsample->ptr(0)));
+}
+nn::BatchNorm2d downsample_bn(const nn::Sequential& downsample) {
+  return nn::BatchNorm2d(std::dynamic_pointer_cast<nn::BatchNorm2dImpl>(downsample->ptr(1)));
+}
+
+// The identity path: x, or the downsample conv -> BN through its fold.
+at::Tensor identity_of(const nn::Sequential& downsample, const FoldedConvBn& fold, const at::Tensor& x) {
+  if (downsample.is_empty()) return x;
+  return conv_bn(downsample_conv(downsample), downsample_bn(downsample), fold, x);
+}
+
+void fold_downsample(const nn::Sequential& downsample, FoldedConvBn& fold) {
+  if (downsample.is_empty()) return;
+  fold.fold(*downsample_conv(downsample), *downsample_bn(downsample));
+}
+
 }  // namespace
 
 BasicBlockImpl::BasicBlockImpl(const ResBlockOptions& o) {
@@ -38,10 +57,21 @@ BasicBlockImpl::BasicBlockImpl(const ResBlockOptions& o) {
 }
 
 at::Tensor BasicBlockImpl::forward(const at::Tensor& x) {
-  at::Tensor out = at::relu(bn1->forward(conv1->forward(x)));
-  out = bn2->forward(conv2->forward(out));
-  const at::Tensor identity = downsample.is_empty() ? x : downsample->forward(x);
-  return at::relu(out + identity);
+  at::Tensor out = at::relu(conv_bn(conv1, bn1, fold1_, x));
+  out = conv_bn(conv2, bn2, fold2_, out);
+  return at::relu(out + identity_of(downsample, fold_down_, x));
+}
+
+void BasicBlockImpl::fold_batchnorm() {
+  fold1_.fold(*conv1, *bn1);
+  fold2_.fold(*conv2, *bn2);
+  fold_downsample(downsample, fold_down_);
+}
+
+void BasicBlockImpl::clear_folds() {
+  fold1_.clear();
+  fold2_.clear();
+  fold_down_.clear();
 }
 
 BottleneckImpl::BottleneckImpl(const ResBlockOptions& o) {
@@ -91,18 +121,31 @@ BottleneckImpl::BottleneckImpl(const ResBlockOptions& o) {
 }
 
 at::Tensor BottleneckImpl::forward(const at::Tensor& x) {
-  at::Tensor out = at::relu(bn1->forward(conv1->forward(x)));
+  at::Tensor out = at::relu(conv_bn(conv1, bn1, fold1_, x));
   if (!conv2.is_empty()) {
-    out = conv2->forward(out);
+    out = conv_bn(conv2, bn2, fold2_, out);
   } else if (!conv2_dcnv2.is_empty()) {
-    out = conv2_dcnv2->forward(out);
+    out = bn2->forward(conv2_dcnv2->forward(out));
   } else {
-    out = conv2_dcn->forward(out);
+    out = bn2->forward(conv2_dcn->forward(out));
   }
-  out = at::relu(bn2->forward(out));
-  out = bn3->forward(conv3->forward(out));
-  const at::Tensor identity = downsample.is_empty() ? x : downsample->forward(x);
-  return at::relu(out + identity);
+  out = at::relu(out);
+  out = conv_bn(conv3, bn3, fold3_, out);
+  return at::relu(out + identity_of(downsample, fold_down_, x));
+}
+
+void BottleneckImpl::fold_batchnorm() {
+  fold1_.fold(*conv1, *bn1);
+  if (!conv2.is_empty()) fold2_.fold(*conv2, *bn2);
+  fold3_.fold(*conv3, *bn3);
+  fold_downsample(downsample, fold_down_);
+}
+
+void BottleneckImpl::clear_folds() {
+  fold1_.clear();
+  fold2_.clear();
+  fold3_.clear();
+  fold_down_.clear();
 }
 
 void BottleneckImpl::reset_deformable_conv2() {

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "instseg/layers/deform_conv_pack.h"
+#include "instseg/layers/folded_conv_bn.h"
 
 namespace instseg {
 
@@ -42,10 +43,17 @@ class BasicBlockImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x);
   // The norm zero_init_residual zeroes (mmdet: norm2).
   torch::nn::BatchNorm2d last_norm() const { return bn2; }
+  // Inference: every conv -> BN pair as one convolution (layers/folded_conv_bn.h;
+  // used in eval mode while the weights are unchanged). clear_folds() undoes it.
+  void fold_batchnorm();
+  void clear_folds();
 
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
   torch::nn::Sequential downsample{nullptr};
+
+ private:
+  FoldedConvBn fold1_, fold2_, fold_down_;
 };
 TORCH_MODULE(BasicBlock);
 
@@ -62,6 +70,11 @@ class BottleneckImpl : public torch::nn::Module {
   // mmcv's own init of a deformable conv2 (what mmengine's init_weights
   // recursion calls after ResNet's Kaiming init_cfg); no-op for a plain conv2.
   void reset_deformable_conv2();
+  // Inference: conv1/bn1, a plain conv2/bn2, conv3/bn3 and the downsample as
+  // single convolutions (layers/folded_conv_bn.h); a deformable conv2 keeps
+  // its BatchNorm. clear_folds() undoes it.
+  void fold_batchnorm();
+  void clear_folds();
 
   // Exactly one of conv2 / conv2_dcnv2 / conv2_dcn is set.
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
@@ -69,6 +82,9 @@ class BottleneckImpl : public torch::nn::Module {
   DeformConv2dPack conv2_dcn{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   torch::nn::Sequential downsample{nullptr};
+
+ private:
+  FoldedConvBn fold1_, fold2_, fold3_, fold_down_;
 };
 TORCH_MODULE(Bottleneck);
 

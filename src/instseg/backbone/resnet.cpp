@@ -158,7 +158,7 @@ void ResNetImpl::train(bool on) {
 std::vector<at::Tensor> ResNetImpl::forward(const at::Tensor& x) {
   INSTSEG_CHECK(x.dim() == 4 && x.size(1) == options_.in_channels,
                 "ResNet: expected [N,", options_.in_channels, ",H,W] input, got ", x.sizes());
-  at::Tensor h = at::relu(bn1->forward(conv1->forward(x)));
+  at::Tensor h = at::relu(conv_bn(conv1, bn1, stem_fold_, x));
   h = at::max_pool2d(h, {3, 3}, {2, 2}, {1, 1});
   std::vector<at::Tensor> outs;
   // Like mmdet: outputs in stage order (`if i in out_indices`); stages after the
@@ -169,6 +169,25 @@ std::vector<at::Tensor> ResNetImpl::forward(const at::Tensor& x) {
     if (std::find(out_stages_.begin(), out_stages_.end(), i) != out_stages_.end()) outs.push_back(h);
   }
   return outs;
+}
+
+template <typename F>
+void ResNetImpl::for_each_block(F f) {
+  for (auto& layer : layers)
+    for (auto& child : layer->children()) {
+      if (auto* b = child->as<BasicBlockImpl>()) f(*b);
+      if (auto* b = child->as<BottleneckImpl>()) f(*b);
+    }
+}
+
+void ResNetImpl::fold_batchnorm() {
+  stem_fold_.fold(*conv1, *bn1);
+  for_each_block([](auto& block) { block.fold_batchnorm(); });
+}
+
+void ResNetImpl::clear_folds() {
+  stem_fold_.clear();
+  for_each_block([](auto& block) { block.clear_folds(); });
 }
 
 std::vector<int64_t> ResNetImpl::out_channels() const {

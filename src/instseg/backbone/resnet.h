@@ -27,6 +27,7 @@
 
 #include "instseg/backbone/backbone.h"
 #include "instseg/backbone/options.h"
+#include "instseg/layers/folded_conv_bn.h"
 
 namespace instseg {
 
@@ -51,6 +52,10 @@ class ResNetImpl : public BackboneImpl {
   // mmdet default init (see above); called by the constructor.
   void reset_parameters();
 
+  // The stem's conv1/bn1 and every block's conv -> BN pairs (res_blocks.h).
+  void fold_batchnorm() override;
+  void clear_folds() override;
+
   const ResNetOptions& options() const { return options_; }
 
   torch::nn::Conv2d conv1{nullptr};
@@ -59,7 +64,10 @@ class ResNetImpl : public BackboneImpl {
 
  private:
   void freeze_stages();
+  template <typename F>
+  void for_each_block(F f);
   ResNetOptions options_;
+  FoldedConvBn stem_fold_;
   bool bottleneck_ = false;
   std::vector<int64_t> stage_channels_;
   std::vector<int64_t> stage_strides_;

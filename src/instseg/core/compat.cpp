@@ -1,5 +1,8 @@
 #include "instseg/core/compat.h"
 
+#include <torch/enum.h>
+#include <torch/nn/modules/conv.h>
+
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -70,6 +73,17 @@ at::Tensor conv2d(const at::Tensor& input, const at::Tensor& weight, const at::T
   if (b.defined() && p.out > 0) b = at::constant_pad_nd(b, {0, p.out}, 0);
   at::Tensor y = at::conv2d(x, w, b, stride, padding, dilation, groups);
   return p.out > 0 ? y.slice(1, 0, weight.size(0)) : y;
+}
+
+std::optional<std::array<int64_t, 2>> conv2d_explicit_padding(const torch::nn::Conv2dImpl& conv) {
+  if (torch::enumtype::get_enum_name(conv.options.padding_mode()) != "kZeros") return std::nullopt;
+#if INSTSEG_TORCH2
+  const auto* p = std::get_if<torch::ExpandingArray<2>>(&conv.options.padding());
+#else
+  const auto* p = c10::get_if<torch::ExpandingArray<2>>(&conv.options.padding());
+#endif
+  if (p == nullptr) return std::nullopt;
+  return std::array<int64_t, 2>{(**p)[0], (**p)[1]};
 }
 
 }  // namespace instseg

@@ -8,6 +8,7 @@
 #include <c10/util/ArrayRef.h>
 #include <torch/version.h>
 
+#include <array>
 #include <cstdint>
 #include <optional>
 
@@ -22,6 +23,10 @@ class Backend;
 class ProcessGroup;
 struct TCPStoreOptions;
 }  // namespace c10d
+
+namespace torch::nn {
+class Conv2dImpl;
+}
 
 namespace instseg {
 
@@ -86,5 +91,11 @@ Conv2dPadding conv2d_padding(const at::Tensor& input, const at::Tensor& weight, 
 
 // Whether instseg::conv2d pads the channels of this convolution (for tests).
 bool conv2d_pads_channels(const at::Tensor& input, const at::Tensor& weight, int64_t groups);
+
+// A Conv2d's padding as {h, w} when it is explicit integer padding with zero
+// fill (what conv2d's padding argument expresses); nullopt for "same"/"valid"
+// or another padding mode. The options' variant type is c10::variant on 1.13
+// and std::variant on 2.x.
+std::optional<std::array<int64_t, 2>> conv2d_explicit_padding(const torch::nn::Conv2dImpl& conv);
 
 }  // namespace instseg

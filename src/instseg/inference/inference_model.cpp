@@ -5,13 +5,23 @@
 
 namespace instseg {
 
-void prepare_for_inference(DetectorImpl& model, const c10::Device& device) {
+void prepare_for_inference(DetectorImpl& model, const c10::Device& device, const InferenceGraphOptions& graph) {
   model.eval();
   model.to(device);
+  for (const auto& m : model.modules(/*include_self=*/false)) {
+    if (auto* backbone = dynamic_cast<BackboneImpl*>(m.get())) {
+      if (graph.fold_batchnorm) {
+        backbone->fold_batchnorm();
+      } else {
+        backbone->clear_folds();
+      }
+    }
+  }
+  model.set_channels_last(graph.channels_last);
 }
 
 InferenceModel load_inference_model(const ModelSpec& spec, const std::string& checkpoint, const c10::Device& device,
-                                    const std::string& config_name) {
+                                    const std::string& config_name, const InferenceGraphOptions& graph) {
   InferenceModel m;
   m.spec = spec;
   m.device = device;
@@ -27,7 +37,7 @@ InferenceModel load_inference_model(const ModelSpec& spec, const std::string& ch
     log_warning(checkpoint, ": meta.dataset_meta.classes has ", names.size(), " names for a model with ",
                 m.model->num_classes(), " classes; not used");
   }
-  prepare_for_inference(*m.model, device);
+  prepare_for_inference(*m.model, device, graph);
   log_info(model_kind_name(spec.kind), config_name.empty() ? "" : " from ", config_name, ": running on ",
            device.str());
   return m;

@@ -21,6 +21,15 @@
 
 namespace instseg {
 
+// Inference-only graph changes made by prepare_for_inference. Each changes
+// results by float rounding only (~1e-6 relative: detections and scores agree
+// to the parity tolerances); exact() keeps mmdetection's numerics bit for bit.
+struct InferenceGraphOptions {
+  bool fold_batchnorm = true;  // eval-mode BatchNorm folded into its conv (BackboneImpl::fold_batchnorm)
+  bool channels_last = true;   // CPU: backbone and neck in NHWC (DetectorImpl::set_channels_last)
+  static InferenceGraphOptions exact() { return {false, false}; }
+};
+
 struct InferenceModel {
   std::shared_ptr<DetectorImpl> model;  // eval mode, on `device`, weights loaded
   c10::Device device = c10::Device(c10::kCPU);
@@ -28,14 +37,15 @@ struct InferenceModel {
   LoadedWeights weights;  // where they came from, the load report, the checkpoint's dataset_meta
 };
 
-// Eval mode (BatchNorm running statistics, no dropout) and moved to `device`.
-void prepare_for_inference(DetectorImpl& model, const c10::Device& device);
+// Eval mode (BatchNorm running statistics, no dropout), moved to `device`,
+// then the graph changes of `graph` (after the move: folds live on the device).
+void prepare_for_inference(DetectorImpl& model, const c10::Device& device, const InferenceGraphOptions& graph = {});
 
 // build_model(spec) + load_weights(strict) + prepare_for_inference. When the
 // checkpoint's meta.dataset_meta.classes has num_classes() names, they become
 // the model's class_names(). `config_name` names the config in messages
 // ("the SOLOv2 model of <config_name>").
 InferenceModel load_inference_model(const ModelSpec& spec, const std::string& checkpoint, const c10::Device& device,
-                                    const std::string& config_name = "");
+                                    const std::string& config_name = "", const InferenceGraphOptions& graph = {});
 
 }  // namespace instseg

@@ -12,7 +12,8 @@ namespace instseg {
 TensorPredictor::TensorPredictor(InferenceSpec spec, const std::string& checkpoint, PredictorOptions options)
     : spec_(std::move(spec)), options_(std::move(options)) {
   INSTSEG_CHECK(options_.batch_size >= 1, "Predictor: batch_size must be >= 1, got ", options_.batch_size);
-  model_ = load_inference_model(spec_.model, checkpoint, parse_device(options_.device), spec_.name);
+  model_ = load_inference_model(spec_.model, checkpoint, parse_device(options_.device), spec_.name,
+                                options_.exact ? InferenceGraphOptions::exact() : InferenceGraphOptions{});
   DetectorImpl& m = *model_.model;
   // The config's metainfo.classes win over the checkpoint's (mmdet's order).
   if (!spec_.class_names.empty()) {

@@ -56,9 +56,29 @@ class DetectorImpl : public torch::nn::Module {
   // `instseg forward`. Not owned; nullptr (the default) records nothing.
   void set_capture(TensorDict* sink) { capture_ = sink; }
 
+  // Inference in eval mode on the CPU: backbone and neck run in channels-last
+  // (NHWC) memory format, oneDNN's native layout, which saves its reorders
+  // around every convolution (1.7x on a ResNet-50 at 1333 x 800 with 2 threads
+  // here: docs/performance.md); the neck's outputs go back to NCHW, so heads
+  // and post-processing see what they always saw. Changes results by float
+  // rounding only (a different summation order). Set by prepare_for_inference.
+  void set_channels_last(bool on) { channels_last_ = on; }
+  bool channels_last() const { return channels_last_; }
+  // The two ends of that: the images as the backbone gets them, and the
+  // neck's outputs back in NCHW. Identity unless channels-last applies.
+  bool runs_channels_last(const at::Tensor& images) const {
+    return channels_last_ && !is_training() && images.device().is_cpu();
+  }
+  at::Tensor backbone_input(const at::Tensor& images) const {
+    return runs_channels_last(images) ? images.contiguous(at::MemoryFormat::ChannelsLast) : images;
+  }
+  static void to_nchw(std::vector<at::Tensor>& features) {
+    for (at::Tensor& t : features) t = t.contiguous();
+  }
+
  protected:
   void capture(const std::string& name, const at::Tensor& t) {
-    if (capture_) capture_->set(name, t.detach());
+    if (capture_) capture_->set(name, t.detach().contiguous());
   }
 
   // The extract_feat of every backbone + FPN detector: images [B,3,H,W] ->
@@ -67,18 +87,21 @@ class DetectorImpl : public torch::nn::Module {
   std::vector<at::Tensor> backbone_neck_features(BackboneImpl& backbone, FPNImpl& neck, const at::Tensor& images) {
     INSTSEG_CHECK(images.defined() && images.dim() == 4, "extract_feat: images must be [B,3,H,W], got ",
                   images.defined() ? images.sizes() : at::IntArrayRef{});
-    const std::vector<at::Tensor> c = backbone.forward(images);
+    const bool nhwc = runs_channels_last(images);
+    const std::vector<at::Tensor> c = backbone.forward(backbone_input(images));
     if (capture_) {
       const std::vector<std::string> names = backbone.output_names();
       for (size_t i = 0; i < c.size(); ++i) capture("backbone." + names[i], c[i]);
     }
     std::vector<at::Tensor> p = neck.forward(c);
+    if (nhwc) to_nchw(p);
     for (size_t i = 0; i < p.size(); ++i) capture("neck.p" + std::to_string(i + 2), p[i]);
     return p;
   }
   TensorDict* capture_ = nullptr;
 
  private:
+  bool channels_last_ = false;
   std::vector<std::string> class_names_;  // empty: default_class_names(num_classes())
 };
 

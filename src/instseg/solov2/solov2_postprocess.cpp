@@ -2,6 +2,7 @@
 
 #include "instseg/core/check.h"
 #include "instseg/core/compat.h"
+#include "instseg/layers/autocast_off.h"
 #include "instseg/layers/interpolate.h"
 #include "instseg/solov2/matrix_nms.h"
 
@@ -122,7 +123,11 @@ Instances predict_single(const at::Tensor& kernel_preds,  // [N,D]
     at::Tensor m = kept_soft.slice(0, s, e).unsqueeze(0);
     m = resize_bilinear(m, feat_h * stride, feat_w * stride, false);
     m = m.slice(2, 0, img_h).slice(3, 0, img_w);
-    m = resize_bilinear(m, meta.ori_h, meta.ori_w, false).squeeze(0);
+    // A resize to the same size is the identity, bit for bit (scale 1: every
+    // source index is the destination index with weights 1 and 0), and costs as
+    // much as the upsampling above: skip it when ori_shape == img_shape.
+    if (img_h != meta.ori_h || img_w != meta.ori_w) m = resize_bilinear(m, meta.ori_h, meta.ori_w, false);
+    m = m.squeeze(0);
     out_masks.slice(0, s, e).copy_(m.gt(cfg.mask_thr));
   }
   Instances res;
@@ -144,14 +149,19 @@ std::vector<Instances> solov2_postprocess(const SOLOv2HeadOutputs& out, const st
   const int64_t B = out.mask_feats.size(0);
   INSTSEG_CHECK(static_cast<int64_t>(metas.size()) == B, "solov2_postprocess: ", metas.size(),
                 " metas for a batch of ", B);
+  // Post-processing runs in fp32 whatever the head ran in: under bf16 autocast
+  // it was 2.4x slower on the CPU (docs/performance.md), and Matrix NMS's mask
+  // IoUs are matmuls of binary masks whose pixel counts bf16 cannot hold.
+  // .to() is a no-op for fp32 outputs.
+  AutocastOff fp32;
   // 1. Point NMS per level: keep a score only where it equals its 2x2 local max.
   std::vector<at::Tensor> scores(L), kernels(L);
   for (int l = 0; l < L; ++l) {
-    at::Tensor s = out.cls_preds[l].sigmoid();
+    at::Tensor s = out.cls_preds[l].to(at::kFloat).sigmoid();
     at::Tensor local_max = at::max_pool2d(s, {2, 2}, {1, 1}, {1, 1});
     at::Tensor keep = local_max.slice(2, 0, -1).slice(3, 0, -1).eq(s);
     scores[l] = (s * keep).permute({0, 2, 3, 1});  // [B,S,S,C]
-    kernels[l] = out.kernel_preds[l].permute({0, 2, 3, 1});  // [B,S,S,D]
+    kernels[l] = out.kernel_preds[l].to(at::kFloat).permute({0, 2, 3, 1});  // [B,S,S,D]
   }
   std::vector<Instances> results;
   results.reserve(B);
@@ -164,7 +174,8 @@ std::vector<Instances> solov2_postprocess(const SOLOv2HeadOutputs& out, const st
     at::Tensor img_scores = at::cat(sc, 0), img_kernels = at::cat(kp, 0);
     TensorDict* dbg = b == 0 ? debug : nullptr;
     if (dbg) dbg->set("post.cls_scores_after_point_nms", img_scores);
-    results.push_back(predict_single(img_kernels, img_scores, out.mask_feats.slice(0, b, b + 1), metas[b], o, dbg));
+    results.push_back(
+        predict_single(img_kernels, img_scores, out.mask_feats.slice(0, b, b + 1).to(at::kFloat), metas[b], o, dbg));
   }
   return results;
 }
