@@ -1,0 +1,131 @@
+// bf16 accuracy against fp32 on real images: the same Predictor, the same
+// preprocessed batch, the network once in fp32 and once under CPU bf16
+// autocast (as `bench_models --bf16` and AMP training run it); detections
+// above --score-thr are matched one to one (same label, greedy by fp32 score,
+// best mask IoU) and the tool reports, per image folder:
+//   - detections in fp32 and in bf16, and how many fp32 ones have a bf16
+//     match with mask IoU >= 0.5 ("the same detections" when both counts
+//     equal that number);
+//   - mean mask IoU over the fp32 detections (an unmatched one counts 0);
+//   - the largest score difference of a matched pair.
+// Not a timed benchmark: an accuracy check (issue 11's "bf16 done right").
+//
+//   build/bench/bench_bf16_accuracy CONFIG CHECKPOINT DIR [DIR...] [--score-thr 0.3] [--threads N] [--limit N]
+#include "instseg/api/predictor.h"
+#include "instseg/core/intra_op_threads.h"
+#include "instseg/engine/amp.h"
+
+#include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using namespace instseg;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Tally {
+  int64_t images = 0, fp32 = 0, bf16 = 0, matched = 0, same_images = 0;
+  double iou_sum = 0.0, max_score_diff = 0.0;
+};
+
+// Greedy one-to-one matching of a's instances (best score first) to b's.
+void compare(const Prediction& a, const Prediction& b, Tally& t) {
+  t.images += 1;
+  t.fp32 += a.size();
+  t.bf16 += b.size();
+  std::vector<bool> used(static_cast<size_t>(b.size()), false);
+  int64_t matched = 0;
+  for (int64_t i = 0; i < a.size(); ++i) {
+    const at::Tensor ma = a.masks[i].to(at::kBool);
+    double best = 0.0;
+    int64_t best_j = -1;
+    for (int64_t j = 0; j < b.size(); ++j) {
+      if (used[j] || b.labels[j].item<int64_t>() != a.labels[i].item<int64_t>()) continue;
+      const at::Tensor mb = b.masks[j].to(at::kBool);
+      const double inter = (ma & mb).sum().item<double>(), uni = (ma | mb).sum().item<double>();
+      const double iou = uni > 0 ? inter / uni : 1.0;
+      if (iou > best) best = iou, best_j = j;
+    }
+    t.iou_sum += best;
+    if (best_j >= 0 && best >= 0.5) {
+      used[best_j] = true;
+      ++matched;
+      t.max_score_diff = std::max(t.max_score_diff, std::abs(a.scores[i].item<double>() - b.scores[best_j].item<double>()));
+    }
+  }
+  t.matched += matched;
+  if (matched == a.size() && matched == b.size()) t.same_images += 1;
+}
+
+bool is_image(const fs::path& p) {
+  std::string e = p.extension().string();
+  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return std::tolower(c); });
+  return e == ".jpg" || e == ".jpeg" || e == ".png" || e == ".bmp" || e == ".tif" || e == ".tiff";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    std::vector<std::string> pos;
+    double thr = 0.3;
+    int threads = 0;
+    int64_t limit = -1;
+    for (int i = 1; i < argc; ++i) {
+      const std::string k = argv[i];
+      auto value = [&]() -> std::string {
+        if (i + 1 >= argc) throw std::runtime_error("missing value after " + k);
+        return argv[++i];
+      };
+      if (k == "--score-thr") thr = std::stod(value());
+      else if (k == "--threads") threads = std::stoi(value());
+      else if (k == "--limit") limit = std::stoll(value());
+      else if (!k.empty() && k[0] == '-') throw std::runtime_error("unknown option " + k);
+      else pos.push_back(k);
+    }
+    if (pos.size() < 3) throw std::runtime_error("usage: bench_bf16_accuracy CONFIG CHECKPOINT DIR [DIR...] [--score-thr T] [--threads N] [--limit N]");
+    configure_threads(threads);
+    PredictorOptions o;
+    o.device = "cpu";
+    o.score_thr = thr;
+    Predictor predictor(pos[0], pos[1], o);
+    std::printf("| images | n | fp32 detections | bf16 detections | fp32 matched (IoU >= 0.5) | images with the same detections | mean mask IoU | max score diff |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (size_t d = 2; d < pos.size(); ++d) {
+      std::vector<fs::path> files;
+      for (const auto& e : fs::directory_iterator(pos[d]))
+        if (e.is_regular_file() && is_image(e.path())) files.push_back(e.path());
+      std::sort(files.begin(), files.end());
+      if (limit >= 0 && static_cast<int64_t>(files.size()) > limit) files.resize(static_cast<size_t>(limit));
+      Tally t;
+      for (const fs::path& f : files) {
+        const cv::Mat img = Predictor::read_image(f.string());
+        const Batch batch = predictor.preprocess({img});
+        const std::vector<Prediction> p32 = predictor.postprocess(predictor.forward(batch), batch);
+        std::vector<Instances> d16;
+        {
+          AutocastGuard ac(c10::DeviceType::CPU, AmpDtype::bf16);
+          d16 = predictor.forward(batch);
+        }
+        at::autocast::clear_cache();
+        const std::vector<Prediction> p16 = predictor.postprocess(d16, batch);
+        compare(p32[0], p16[0], t);
+      }
+      std::printf("| %s | %lld | %lld | %lld | %lld | %lld | %.4f | %.4f |\n", pos[d].c_str(),
+                  static_cast<long long>(t.images), static_cast<long long>(t.fp32), static_cast<long long>(t.bf16),
+                  static_cast<long long>(t.matched), static_cast<long long>(t.same_images),
+                  t.fp32 > 0 ? t.iou_sum / static_cast<double>(t.fp32) : 1.0, t.max_score_diff);
+      std::fflush(stdout);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_bf16_accuracy: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
