@@ -299,6 +299,27 @@ TEST_F(CliPredictTest, PredictBatchesAndSavesPngMasks) {
   EXPECT_TRUE(fs::exists(out_dir + "/b.png"));
 }
 
+TEST_F(CliPredictTest, BenchPrintsStagesAndWritesJson) {
+  ASSERT_TRUE(fs::exists(test::instseg_binary())) << test::instseg_binary();
+  const std::string json = dir_ + "/bench.json";
+  int rc = -1;
+  const std::string out = run(cli() + "bench " + config_ + " " + ckpt_ + " --images " + dir_ +
+                                  "/imgs --iters 2 --warmup 1 --json " + json + " 2>&1",
+                              &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("| decode |"), std::string::npos) << out;
+  EXPECT_NE(out.find("| forward (network + post-processing) |"), std::string::npos) << out;
+  std::ifstream in(json);
+  const auto j = nlohmann::json::parse(in);
+  EXPECT_EQ(j["iters"], 2);
+  EXPECT_EQ(j["stages"].size(), 5u);
+  EXPECT_GT(j["images_per_s"].get<double>(), 0.0);
+  // A bad shape is an error that says what a shape is.
+  const std::string bad = run(cli() + "bench " + config_ + " --shape 10by20 2>&1", &rc);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(bad.find("HxW"), std::string::npos) << bad;
+}
+
 TEST_F(CliPredictTest, TestPrintsCocoMetrics) {
   ASSERT_TRUE(fs::exists(test::instseg_binary())) << test::instseg_binary();
   const std::string res = dir_ + "/test_results.json";

@@ -18,6 +18,7 @@ const std::vector<CommandInfo>& command_list() {
       {"eval", "COCO bbox/segm evaluation of a results JSON (pycocotools-exact numbers)", false},
       {"test", "Evaluate a checkpoint on the config's test_dataloader with test_evaluator's COCO metrics", true},
       {"predict", "Run a checkpoint on images: overlay PNGs and a COCO results JSON", true},
+      {"bench", "Time the inference path stage by stage (decode, preprocess, network, post-processing)", true},
   };
   return list;
 }

@@ -73,6 +73,10 @@ void add_test_command(CLI::App& app);
 // a COCO results JSON for image files, directories and glob patterns.
 void add_predict_command(CLI::App& app);
 
+// `instseg bench CONFIG [CKPT] [--images DIR | --shape HxW] [--batch B] [--iters N] [--warmup W]
+// [--device D] [--dtype fp32|bf16|fp16] [--json FILE]`: per-stage medians of the inference path.
+void add_bench_command(CLI::App& app);
+
 // `instseg train CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--device D] [--cfg-options ...]`:
 // mmdet's tools/train.py (distributed when WORLD_SIZE > 1).
 void add_train_command(CLI::App& app);

@@ -29,7 +29,12 @@ InferenceModel load_inference_model(const ModelSpec& spec, const std::string& ch
   LoadWeightsOptions lo;
   lo.strict = true;
   lo.target = str_cat("the ", model_kind_name(spec.kind), " model", config_name.empty() ? "" : " of ", config_name);
-  m.weights = load_weights(*m.model, checkpoint, lo);
+  if (checkpoint.empty()) {
+    // `instseg bench` without a checkpoint: timing only.
+    log_warning("no checkpoint: ", lo.target, " keeps its random initialisation (for benchmarks only)");
+  } else {
+    m.weights = load_weights(*m.model, checkpoint, lo);
+  }
   const std::vector<std::string>& names = m.weights.dataset_meta.classes;
   if (static_cast<int64_t>(names.size()) == m.model->num_classes()) {
     m.model->set_class_names(names);

@@ -41,7 +41,9 @@ struct InferenceModel {
 // then the graph changes of `graph` (after the move: folds live on the device).
 void prepare_for_inference(DetectorImpl& model, const c10::Device& device, const InferenceGraphOptions& graph = {});
 
-// build_model(spec) + load_weights(strict) + prepare_for_inference. When the
+// build_model(spec) + load_weights(strict) + prepare_for_inference. An empty
+// `checkpoint` keeps the model's random initialisation (with a warning): for
+// timing (`instseg bench`), never for results. When the
 // checkpoint's meta.dataset_meta.classes has num_classes() names, they become
 // the model's class_names(). `config_name` names the config in messages
 // ("the SOLOv2 model of <config_name>").
