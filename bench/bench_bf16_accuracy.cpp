@@ -14,19 +14,18 @@
 #include "instseg/api/predictor.h"
 #include "instseg/core/intra_op_threads.h"
 #include "instseg/engine/amp.h"
+#include "instseg/io/image.h"
 
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 using namespace instseg;
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -64,12 +63,6 @@ void compare(const Prediction& a, const Prediction& b, Tally& t) {
   if (matched == a.size() && matched == b.size()) t.same_images += 1;
 }
 
-bool is_image(const fs::path& p) {
-  std::string e = p.extension().string();
-  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return std::tolower(c); });
-  return e == ".jpg" || e == ".jpeg" || e == ".png" || e == ".bmp" || e == ".tif" || e == ".tiff";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -98,14 +91,11 @@ int main(int argc, char** argv) {
     Predictor predictor(pos[0], pos[1], o);
     std::printf("| images | n | fp32 detections | bf16 detections | fp32 matched (IoU >= 0.5) | images with the same detections | mean mask IoU | max score diff |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for (size_t d = 2; d < pos.size(); ++d) {
-      std::vector<fs::path> files;
-      for (const auto& e : fs::directory_iterator(pos[d]))
-        if (e.is_regular_file() && is_image(e.path())) files.push_back(e.path());
-      std::sort(files.begin(), files.end());
+      std::vector<std::string> files = image_files_in(pos[d]);
       if (limit >= 0 && static_cast<int64_t>(files.size()) > limit) files.resize(static_cast<size_t>(limit));
       Tally t;
-      for (const fs::path& f : files) {
-        const cv::Mat img = Predictor::read_image(f.string());
+      for (const std::string& f : files) {
+        const cv::Mat img = Predictor::read_image(f);
         const Batch batch = predictor.preprocess({img});
         const std::vector<Prediction> p32 = predictor.postprocess(predictor.forward(batch), batch);
         std::vector<Instances> d16;

@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
+#include "common/error_of.h"
 #include "common/test_util.h"
 #include "instseg/core/check.h"
 #include "instseg/core/log.h"
@@ -205,6 +207,30 @@ TEST(Image, TruncatedPngSaysSo) {
                                               static_cast<std::streamsize>(png.size() / 2));
   EXPECT_NE(read_error(path).find(path + ": cannot decode image: truncated png file"), std::string::npos)
       << read_error(path);
+}
+
+}  // namespace
+}  // namespace instseg
+
+namespace instseg {
+namespace {
+
+TEST(ImageFiles, ListsImageExtensionsInAnyCaseSorted) {
+  EXPECT_TRUE(has_image_extension("a/b.JPG"));
+  EXPECT_TRUE(has_image_extension("x.jpeg"));
+  EXPECT_TRUE(has_image_extension("x.Png"));
+  EXPECT_TRUE(has_image_extension("x.bmp"));
+  EXPECT_FALSE(has_image_extension("x.txt"));
+  EXPECT_FALSE(has_image_extension("png"));
+  const std::string dir = test::temp_dir("image_files");
+  for (const char* f : {"b.png", "a.JPG", "c.txt"}) std::ofstream(dir + "/" + f) << "x";
+  std::filesystem::create_directories(dir + "/d.png");  // a directory named like an image is not a file
+  const std::vector<std::string> files = image_files_in(dir);
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(std::filesystem::path(files[0]).filename(), "a.JPG");
+  EXPECT_EQ(std::filesystem::path(files[1]).filename(), "b.png");
+  const std::string err = test::error_message_of([&] { image_files_in(dir + "/missing"); });
+  EXPECT_NE(err.find("missing: not a directory"), std::string::npos) << err;
 }
 
 }  // namespace

@@ -22,6 +22,8 @@
 // (engine/work_dir_lock.h): a second predict into it refuses to start.
 #include "commands.h"
 
+#include "instseg/io/image.h"
+
 #include "instseg/api/prediction_files.h"
 #include "instseg/api/predictor.h"
 #include "instseg/api/video.h"
@@ -67,12 +69,6 @@ struct PredictArgs {
   bool skip_bad = false, no_skip_bad = false;  // neither: skip when an input is a directory
 };
 
-bool is_image_file(const fs::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
-}
-
 // One thing to segment: an image file, or a video file / camera index.
 struct InputItem {
   std::string path;
@@ -88,12 +84,9 @@ std::vector<InputItem> expand_inputs(const std::vector<std::string>& inputs) {
     if (is_camera_index(in) && !fs::exists(in, ec)) {
       items.push_back({in, true});
     } else if (fs::is_directory(in, ec)) {
-      std::vector<std::string> found;
-      for (const auto& e : fs::directory_iterator(in))
-        if (e.is_regular_file() && is_image_file(e.path())) found.push_back(e.path().string());
-      std::sort(found.begin(), found.end());
+      const std::vector<std::string> found = image_files_in(in);
       if (found.empty()) log_warning("predict: ", in, ": no .jpg/.jpeg/.png/.bmp files in this directory");
-      for (auto& f : found) items.push_back({f, false});
+      for (const auto& f : found) items.push_back({f, false});
     } else if (fs::is_regular_file(in, ec)) {
       items.push_back({in, is_video_file(in)});
     } else if (in.find_first_of("*?[") != std::string::npos) {

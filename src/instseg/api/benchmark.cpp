@@ -4,6 +4,7 @@
 #include "instseg/core/check.h"
 #include "instseg/engine/amp.h"
 #include "instseg/inference/tensor_predictor.h"
+#include "instseg/io/image.h"
 
 #include <ATen/Parallel.h>
 #include <opencv2/core.hpp>
@@ -21,28 +22,15 @@
 namespace instseg {
 namespace {
 
-namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-bool is_image_file(const fs::path& p) {
-  std::string e = p.extension().string();
-  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return e == ".jpg" || e == ".jpeg" || e == ".png" || e == ".bmp" || e == ".tif" || e == ".tiff" || e == ".webp";
-}
-
 std::vector<std::string> image_files(const std::string& dir) {
-  std::error_code ec;
-  INSTSEG_CHECK(fs::is_directory(dir, ec), "bench: --images ", dir, " is not a directory");
-  std::vector<std::string> files;
-  for (const auto& e : fs::directory_iterator(dir, ec))
-    if (e.is_regular_file() && is_image_file(e.path())) files.push_back(e.path().string());
-  INSTSEG_CHECK(!ec, "bench: cannot list ", dir, ": ", ec.message());
-  INSTSEG_CHECK(!files.empty(), "bench: no image files (.jpg .png .bmp .tif .webp) in ", dir);
-  std::sort(files.begin(), files.end());
+  std::vector<std::string> files = image_files_in(dir);  // throws naming dir when it is not one
+  INSTSEG_CHECK(!files.empty(), "bench: no image files (.jpg .jpeg .png .bmp) in ", dir);
   return files;
 }
 

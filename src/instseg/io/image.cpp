@@ -9,7 +9,10 @@
 #include "instseg/core/log.h"
 #include "instseg/io/image_header.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <filesystem>
 #include <cstdlib>
 
 namespace instseg {
@@ -90,6 +93,24 @@ cv::Mat read_image_rgb(const std::string& path) {
   if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size))
     fail(path, ": cannot read image file");
   return decode_image_rgb(bytes, path);
+}
+
+bool has_image_extension(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
+}
+
+std::vector<std::string> image_files_in(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  INSTSEG_CHECK(fs::is_directory(dir, ec), dir, ": not a directory");
+  std::vector<std::string> files;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->is_regular_file(ec) && has_image_extension(it->path().string())) files.push_back(it->path().string());
+  INSTSEG_CHECK(!ec, dir, ": cannot list the directory: ", ec.message());
+  std::sort(files.begin(), files.end());
+  return files;
 }
 
 }  // namespace instseg

@@ -32,4 +32,13 @@ constexpr int64_t kDefaultMaxImagePixels = 178956970;
 int64_t max_image_pixels();
 void set_max_image_pixels(int64_t pixels);  // 0: no limit
 
+// Whether `path` is an image by its extension (.jpg .jpeg .png .bmp, any
+// case): what a directory given to `instseg predict` or `instseg bench`
+// contributes.
+bool has_image_extension(const std::string& path);
+// The regular files directly in `dir` with an image extension, sorted by
+// name (possibly none). Throws instseg::Error naming `dir` when it is not a
+// directory or cannot be listed.
+std::vector<std::string> image_files_in(const std::string& dir);
+
 }  // namespace instseg
