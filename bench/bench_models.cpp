@@ -19,7 +19,8 @@
 // ~0.01, so nothing would pass. The benchmark therefore calibrates the bias
 // of class 0 of conv_cls so that exactly --candidates point-NMS survivors
 // exceed score_thr (class-0 weights are scaled up first so that its logits
-// vary over the grid), and predict() sees the same, realistic, workload.
+// vary over the grid), and predict() sees the same, realistic, workload
+// (solov2/candidate_calibration.h, shared with `instseg bench`).
 #include "instseg/core/intra_op_threads.h"
 #include "instseg/core/threads.h"
 #include "instseg/engine/amp.h"
@@ -27,6 +28,7 @@
 #include "instseg/inference/inference_model.h"
 #include "instseg/models/model.h"
 #include "instseg/queryinst/queryinst_postprocess.h"
+#include "instseg/solov2/candidate_calibration.h"
 #include "instseg/solov2/solov2_postprocess.h"
 
 #include <ATen/ATen.h>
@@ -365,33 +367,6 @@ int64_t count_dets(const std::vector<Instances>& r) {
 
 // ---- SOLOv2
 
-// Makes exactly `target` point-NMS survivors of image 0 score above score_thr
-// (see the file comment). Returns the class-0 logit shift applied.
-void calibrate_solov2(SOLOv2Impl& m, const Batch& batch, int64_t target) {
-  torch::NoGradGuard ng;
-  auto& head = *m.mask_head;
-  const auto& o = head.options();
-  // Spread class 0's logits over the grid; the others keep the 0.01 prior.
-  head.conv_cls->weight[0].mul_(20.0);
-  SOLOv2HeadOutputs out = head.forward(m.extract_feat(batch.images.slice(0, 0, 1)));
-  std::vector<at::Tensor> kept;
-  for (const auto& c : out.cls_preds) {
-    at::Tensor s = c.select(1, 0).unsqueeze(1);  // [1,1,S,S] logits of class 0
-    // Same 2x2 point NMS as the post-processing (max commutes with a shift).
-    at::Tensor lm = at::max_pool2d(s, {2, 2}, {1, 1}, {1, 1}).slice(2, 0, -1).slice(3, 0, -1);
-    kept.push_back(s.masked_select(lm.eq(s)));
-  }
-  at::Tensor v = std::get<0>(at::cat(kept).sort(0, /*descending=*/true));
-  const int64_t n = v.size(0);
-  target = std::min(target, n);
-  // Place score_thr between the target-th and (target+1)-th largest logit.
-  const double hi = target > 0 ? v[target - 1].item<double>() : v[0].item<double>() + 1.0;
-  const double lo = target < n ? v[target].item<double>() : hi - 1.0;
-  const double thr_logit = std::log(o.test_cfg.score_thr / (1.0 - o.test_cfg.score_thr));
-  const double shift = thr_logit - 0.5 * (hi + lo);
-  head.conv_cls->bias[0].add_(shift);
-}
-
 // Backbone, neck, head, post-processing and predict() of one repetition.
 // The neck as extract_feat runs it: its outputs back in NCHW when the model
 // runs channels-last (DetectorImpl::set_channels_last).
@@ -634,7 +609,7 @@ std::vector<SweepRow> solov2_post_sweep(const Args& a, SOLOv2Impl& m, const Batc
   const auto& o = m.mask_head->options();
   const double thr_logit = std::log(o.test_cfg.score_thr / (1.0 - o.test_cfg.score_thr));
   for (int64_t target : a.post_sweep) {
-    // Same calibration as calibrate_solov2, applied to a copy of the head outputs.
+    // Same calibration as calibrate_solov2_candidates, applied to a copy of the head outputs.
     std::vector<at::Tensor> kept;
     for (const auto& c : out.cls_preds) {
       at::Tensor s = c.slice(0, 0, 1).select(1, 0).unsqueeze(1);
@@ -747,7 +722,7 @@ int main(int argc, char** argv) {
     model->eval();
     std::function<int64_t(Timings*)> rep;
     if (auto* s = dynamic_cast<SOLOv2Impl*>(model.get())) {
-      calibrate_solov2(*s, batch, a.candidates);
+      calibrate_solov2_candidates(*s, batch.images, a.candidates);
       rep = [s, &batch](Timings* t) { return solov2_rep(*s, batch, t); };
     } else if (auto* q = dynamic_cast<QueryInstImpl*>(model.get())) {
       rep = [q, &batch](Timings* t) { return queryinst_rep(*q, batch, t); };

@@ -80,6 +80,32 @@ TEST_F(BenchmarkTest, ImageDirectoryTimesDecodingAndRandomWeightsRun) {
   EXPECT_NE(benchmark_table(r).find("random weights"), std::string::npos);
 }
 
+// A random SOLOv2 scores every cell ~0.01: without calibration nothing passes
+// test_cfg.score_thr; calibrated, the post-processing gets about the asked
+// number of candidates (Matrix NMS may then drop some).
+TEST_F(BenchmarkTest, RandomWeightsSOLOv2IsCalibratedToTheCandidateCount) {
+  BenchmarkOptions o = small();
+  o.iters = 1;
+  o.warmup = 0;
+  o.candidates = 0;
+  const BenchmarkReport none = run_benchmark(model_.config, /*checkpoint=*/"", o);
+  EXPECT_EQ(none.candidates, 0);
+  EXPECT_EQ(none.detections_per_image, 0.0);
+  EXPECT_EQ(none.peak_gpu_mib, -1);  // CPU
+
+  o.candidates = 12;
+  const BenchmarkReport some = run_benchmark(model_.config, "", o);
+  EXPECT_EQ(some.candidates, 12);
+  EXPECT_GT(some.detections_per_image, 0.0);
+  EXPECT_LE(some.detections_per_image, 12.0);
+  EXPECT_NE(benchmark_table(some).find("calibrated to 12 candidates"), std::string::npos) << benchmark_table(some);
+  EXPECT_NE(benchmark_json(some).find("\"candidates\": 12"), std::string::npos);
+
+  o.candidates = -1;  // default: 300 with random weights, none with a checkpoint
+  EXPECT_EQ(run_benchmark(model_.config, "", o).candidates, 300);
+  EXPECT_EQ(run_benchmark(model_.config, model_.checkpoint, o).candidates, -1);
+}
+
 TEST_F(BenchmarkTest, ErrorsNameTheProblem) {
   BenchmarkOptions o = small();
   o.images = dir_ + "/no_such_dir";
@@ -97,6 +123,9 @@ TEST_F(BenchmarkTest, ErrorsNameTheProblem) {
   o.dtype = "fp16";  // CPU autocast is bf16 only
   EXPECT_NE(test::error_message_of([&] { run_benchmark(model_.config, model_.checkpoint, o); }).find("fp16"),
             std::string::npos);
+  o = small();
+  o.candidates = -2;
+  EXPECT_NE(test::error_message_of([&] { run_benchmark(model_.config, "", o); }).find(">= 0"), std::string::npos);
 }
 
 }  // namespace

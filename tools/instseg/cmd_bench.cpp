@@ -1,5 +1,5 @@
 // `instseg bench CONFIG [CKPT] [--images DIR | --shape HxW] [--batch B] [--iters N] [--warmup W]
-// [--device D] [--dtype fp32|bf16|fp16] [--exact] [--json FILE]`: the inference path timed stage
+// [--device D] [--dtype fp32|bf16|fp16] [--exact] [--candidates N] [--json FILE]`: the inference path timed stage
 // by stage (api/benchmark.h); this file parses and prints.
 #include "commands.h"
 
@@ -59,6 +59,10 @@ void add_bench_command(CLI::App& app) {
       ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
   cmd->add_flag("--exact", a->o.exact, "mmdetection's numerics bit for bit (no BatchNorm folding, no channels-last)");
   cmd->add_option("--score-thr", a->o.score_thr, "detections counted above this score")->capture_default_str();
+  cmd->add_option("--candidates", a->o.candidates,
+                  "SOLOv2: calibrate the head to N (cell, class) candidates above test_cfg.score_thr "
+                  "(default: 300 with random weights, none with a checkpoint)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--json", a->json, "also write the report as JSON here");
   cmd->add_option("--cfg-options", a->o.cfg_options, "override config keys: model.test_cfg.max_per_img=100 ...")
       ->expected(0, -1);

@@ -3,8 +3,11 @@
 #include "instseg/api/predictor.h"
 #include "instseg/core/check.h"
 #include "instseg/engine/amp.h"
+#include "instseg/engine/metrics_log.h"
 #include "instseg/inference/tensor_predictor.h"
 #include "instseg/io/image.h"
+#include "instseg/solov2/candidate_calibration.h"
+#include "instseg/solov2/solov2.h"
 
 #include <ATen/Parallel.h>
 #include <opencv2/core.hpp>
@@ -76,6 +79,7 @@ BenchmarkReport run_benchmark(const std::string& config_file, const std::string&
   INSTSEG_CHECK(o.batch >= 1 && o.iters >= 1 && o.warmup >= 0, "bench: --batch and --iters must be >= 1 and ",
                 "--warmup >= 0, got ", o.batch, ", ", o.iters, ", ", o.warmup);
   INSTSEG_CHECK(!o.images.empty() || (o.height > 0 && o.width > 0), "bench: bad --shape ", o.height, "x", o.width);
+  INSTSEG_CHECK(o.candidates >= -1, "bench: --candidates must be >= 0 (-1: the default), got ", o.candidates);
   const AmpDtype amp = parse_amp_dtype(o.dtype);
   PredictorOptions po;
   po.device = o.device;
@@ -98,10 +102,24 @@ BenchmarkReport run_benchmark(const std::string& config_file, const std::string&
     if (cuda) torch::cuda::synchronize();
   };
 
+  // The SOLOv2 post-processing workload (see benchmark.h).
+  const int64_t kRandomWeightsCandidates = 300;  // bench_models' default
+  auto* solov2 = dynamic_cast<SOLOv2Impl*>(predictor.core().model().model.get());
+  INSTSEG_CHECK(o.candidates < 0 || solov2, "bench: --candidates applies to SOLOv2 models only (", config_file,
+                " builds another model)");
+  const int64_t candidates = o.candidates >= 0 ? o.candidates
+                             : (solov2 && checkpoint.empty()) ? kRandomWeightsCandidates
+                                                              : -1;
+  if (candidates >= 0) {
+    const cv::Mat first = files.empty() ? synthetic : Predictor::read_image(files.front());
+    calibrate_solov2_candidates(*solov2, predictor.preprocess({first}).images, candidates);
+  }
+
   std::map<std::string, std::vector<double>> t;
   double detections = 0.0;
   size_t next = 0;
   for (int64_t it = 0; it < o.warmup + o.iters; ++it) {
+    if (cuda && it == o.warmup) cuda_peak_memory_mb_and_reset(device.index() < 0 ? 0 : device.index());
     const Clock::time_point t0 = Clock::now();
     std::vector<cv::Mat> images;
     for (int64_t b = 0; b < o.batch; ++b)
@@ -146,6 +164,8 @@ BenchmarkReport run_benchmark(const std::string& config_file, const std::string&
   r.images_per_s = 1000.0 * static_cast<double>(o.batch) / r.stages.back().median_ms;
   r.peak_rss_mib = peak_rss_mib();
   r.detections_per_image = detections / static_cast<double>(o.iters * o.batch);
+  r.candidates = candidates;
+  if (cuda) r.peak_gpu_mib = cuda_peak_memory_mb_and_reset(device.index() < 0 ? 0 : device.index());
   return r;
 }
 
@@ -162,9 +182,12 @@ std::string benchmark_table(const BenchmarkReport& r) {
                   total > 0 ? 100.0 * st.median_ms / total : 0.0);
     s << buf;
   }
-  std::snprintf(buf, sizeof buf, "\nimages/s %.2f, peak RSS %.0f MiB, detections per image %.1f\n", r.images_per_s,
+  std::snprintf(buf, sizeof buf, "\nimages/s %.2f, peak RSS %.0f MiB, detections per image %.1f", r.images_per_s,
                 r.peak_rss_mib, r.detections_per_image);
   s << buf;
+  if (r.peak_gpu_mib >= 0) s << ", peak GPU memory " << r.peak_gpu_mib << " MiB";
+  if (r.candidates >= 0) s << "\nSOLOv2 head calibrated to " << r.candidates << " candidates above score_thr";
+  s << "\n";
   return s.str();
 }
 
@@ -179,7 +202,8 @@ std::string benchmark_json(const BenchmarkReport& r) {
     s << (i ? ", " : "") << "{\"name\": " << json_string(r.stages[i].name) << ", \"median_ms\": "
       << r.stages[i].median_ms << ", \"min_ms\": " << r.stages[i].min_ms << "}";
   s << "], \"images_per_s\": " << r.images_per_s << ", \"peak_rss_mib\": " << r.peak_rss_mib
-    << ", \"detections_per_image\": " << r.detections_per_image << "}\n";
+    << ", \"detections_per_image\": " << r.detections_per_image << ", \"candidates\": " << r.candidates
+    << ", \"peak_gpu_mib\": " << r.peak_gpu_mib << "}\n";
   return s.str();
 }
 

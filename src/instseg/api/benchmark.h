@@ -14,8 +14,11 @@
 // images/s = batch / median of the whole iteration; peak RSS of the process.
 // An empty checkpoint runs the model's own random initialisation: timings of
 // the network are right, but a random SOLOv2 scores every cell ~0.01, so its
-// post-processing has nothing to do (bench_models' --candidates calibrates
-// that; a trained checkpoint shows the real cost).
+// post-processing would have nothing to do. With random weights a SOLOv2 is
+// therefore calibrated (solov2/candidate_calibration.h) to `candidates`
+// (cell, class) pairs above score_thr, 300 unless set: a busy photo's
+// workload; a trained checkpoint shows its own. On CUDA the report has the
+// peak GPU memory allocated during the timed iterations.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -33,6 +36,10 @@ struct BenchmarkOptions {
   std::string dtype = "fp32";    // fp32 | bf16 | fp16: autocast around the network (fp16: CUDA only)
   bool exact = false;            // PredictorOptions::exact
   double score_thr = 0.3;
+  // SOLOv2 only: calibrate the head so that this many (cell, class) pairs of
+  // the first image score above test_cfg.score_thr. -1: 300 with random
+  // weights, none with a checkpoint (>= 0 calibrates a checkpoint too).
+  int64_t candidates = -1;
   std::vector<std::string> cfg_options;
 };
 
@@ -48,6 +55,8 @@ struct BenchmarkReport {
   double images_per_s = 0.0;
   double peak_rss_mib = 0.0;
   double detections_per_image = 0.0;  // above score_thr, mean over the timed iterations
+  int64_t candidates = -1;            // the SOLOv2 calibration target applied; -1: none
+  int64_t peak_gpu_mib = -1;          // CUDA: peak allocated over the timed iterations; -1: CPU
 };
 
 BenchmarkReport run_benchmark(const std::string& config_file, const std::string& checkpoint,
