@@ -135,6 +135,8 @@ struct Scratch {
   std::vector<uint32_t> gl, dl;    // GT (input order) and detections (score order)
   std::vector<double> ious;        // [D x G], GT in input order
   std::vector<double> dbox, gbox;  // mask boxes for segm
+  std::vector<rle::Rle> dmask;     // decoded EvalDet::mask_string (capacity kept)
+  std::vector<const rle::Rle*> dm;  // each detection's mask (its own or in dmask)
   std::vector<uint8_t> gt_ig;      // per GT in sorted order
   std::vector<uint8_t> crowd;      // per GT in sorted order
   std::vector<uint32_t> gtind;     // sorted position -> input position
@@ -171,13 +173,24 @@ struct CocoEvaluator::State {
     if (p.iou_type == IouType::segm) {
       s.dbox.resize(nd * 4);
       s.gbox.resize(ng * 4);
-      for (size_t d = 0; d < nd; ++d) rle::to_bbox(D[s.dl[d]].mask, &s.dbox[d * 4]);
+      s.dm.resize(nd);
+      if (s.dmask.size() < nd) s.dmask.resize(nd);  // never shrunk: the runs' capacity is reused
+      for (size_t d = 0; d < nd; ++d) {
+        const EvalDet& det = D[s.dl[d]];
+        if (det.mask_string) {
+          rle::from_string(*det.mask_string, det.mask.h, det.mask.w, &s.dmask[d]);
+          s.dm[d] = &s.dmask[d];
+        } else {
+          s.dm[d] = &det.mask;
+        }
+        rle::to_bbox(*s.dm[d], &s.dbox[d * 4]);
+      }
       for (size_t g = 0; g < ng; ++g) rle::to_bbox(G[s.gl[g]].mask, &s.gbox[g * 4]);
       for (size_t d = 0; d < nd; ++d)
         for (size_t g = 0; g < ng; ++g) {
           const EvalGt& gt = G[s.gl[g]];
           s.ious[d * ng + g] =
-              rle::detail::mask_iou(D[s.dl[d]].mask, gt.mask, &s.dbox[d * 4], &s.gbox[g * 4], gt.iscrowd);
+              rle::detail::mask_iou(*s.dm[d], gt.mask, &s.dbox[d * 4], &s.gbox[g * 4], gt.iscrowd);
         }
     } else {
       for (size_t d = 0; d < nd; ++d)
