@@ -363,7 +363,12 @@ void CocoEvaluator::accumulate() {
   const size_t T = p_.iou_thrs.size(), R = p_.rec_thrs.size(), K = S.K, A = p_.area_rng.size(),
                M = p_.max_dets.size();
   precision_.assign(T * R * K * A * M, -1.0);
-  scores_.assign(T * R * K * A * M, -1.0);
+  // eval['scores'] has precision's shape; nothing in summarize() reads it.
+  const bool keep_scores = p_.keep_scores;
+  if (keep_scores)
+    scores_.assign(T * R * K * A * M, -1.0);
+  else
+    std::vector<double>().swap(scores_);
   recall_.assign(T * K * A * M, -1.0);
 
   // Pairs of each category slot, in image order (the order of E).
@@ -477,17 +482,17 @@ void CocoEvaluator::accumulate() {
               for (size_t r2 = r; r2 < R; ++r2) {
                 const size_t idx2 = (((t * R + r2) * K + k) * A + a) * M + m;
                 precision_[idx2] = 0.0;
-                scores_[idx2] = 0.0;
+                if (keep_scores) scores_[idx2] = 0.0;
               }
               break;
             }
             if (lo == 0) {
               // Position 0 (not a true positive, so its own precision is 0).
               precision_[idx] = incs.empty() ? 0.0 : std::max(0.0, incs[0].env);
-              scores_[idx] = first_score;
+              if (keep_scores) scores_[idx] = first_score;
             } else {
               precision_[idx] = incs[lo - 1].env;
-              scores_[idx] = incs[lo - 1].score;
+              if (keep_scores) scores_[idx] = incs[lo - 1].score;
             }
           }
         }

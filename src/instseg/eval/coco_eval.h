@@ -73,6 +73,11 @@ struct CocoEvalParams {
   std::vector<std::string> area_rng_lbl = {"all", "small", "medium", "large"};
   bool use_cats = true;
   int num_threads = 0;  // 0 = all available CPUs
+  // Fill scores() (eval['scores']) in accumulate(). Nothing in summarize()
+  // reads it, and it is as large as precision() (T*R*K*A*M doubles, 7.4 MiB
+  // for 80 categories): the evaluate-and-print path (io/coco_eval_io.h)
+  // turns it off.
+  bool keep_scores = true;
 };
 
 // One COCOeval.evalImgs entry (an image, a category and an area range), in
@@ -122,7 +127,8 @@ class CocoEvaluator {
 
   const CocoEvalParams& params() const { return p_; }
   // eval['precision'] / ['scores'] [T,R,K,A,M] and ['recall'] [T,K,A,M],
-  // flattened in numpy's C order; -1 for undefined entries.
+  // flattened in numpy's C order; -1 for undefined entries. scores() is empty
+  // unless params.keep_scores.
   const std::vector<double>& precision() const { return precision_; }
   const std::vector<double>& recall() const { return recall_; }
   const std::vector<double>& scores() const { return scores_; }

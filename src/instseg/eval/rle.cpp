@@ -139,18 +139,25 @@ bool from_string_fast(const std::string& s, uint64_t hw, Rle& r) {
   uint64_t total = 0;
   size_t p = 0;
   for (size_t m = 0; m < runs; ++m) {
-    int64_t x = 0;
-    int k = 0;
-    unsigned v;
-    do {
-      if (k >= 7) return false;
-      v = c[p++] - 48u;
-      x |= static_cast<int64_t>(v & 0x1f) << (5 * k);
-      ++k;
-    } while (v & 0x20);
-    if (v & 0x10) x |= static_cast<int64_t>(-1) * (int64_t{1} << (5 * k));
+    unsigned v = c[p++] - 48u;
+    int64_t x;
+    if (!(v & 0x20)) {
+      // One character (almost every run of a detection's mask): 5 bits, bit 4 the sign.
+      x = (v & 0x10) ? static_cast<int64_t>(v) - 32 : static_cast<int64_t>(v);
+    } else {
+      x = v & 0x1f;
+      int k = 1;
+      do {
+        if (k >= 7) return false;
+        v = c[p++] - 48u;
+        x |= static_cast<int64_t>(v & 0x1f) << (5 * k);
+        ++k;
+      } while (v & 0x20);
+      if (v & 0x10) x |= static_cast<int64_t>(-1) * (int64_t{1} << (5 * k));
+    }
     if (m > 2) x += static_cast<int64_t>(out[m - 2]);
-    if (x < 0 || x > static_cast<int64_t>(UINT32_MAX)) return false;
+    // Negative or above 2^32-1: the checked decoder says which.
+    if (static_cast<uint64_t>(x) > UINT32_MAX) return false;
     out[m] = static_cast<uint32_t>(x);
     total += static_cast<uint64_t>(x);
   }
@@ -245,9 +252,15 @@ void to_bbox(const Rle& r, double bb[4]) {
     cc += r.counts[j];
     cy += r.counts[j];
     if (cy >= h) {
-      const uint64_t q = cy / h;
-      cx += static_cast<uint32_t>(q);
-      cy -= q * h;
+      // Most runs cross at most one column boundary: no division for them.
+      if (cy < 2 * uint64_t{h}) {
+        cx += 1;
+        cy -= h;
+      } else {
+        const uint64_t q = cy / h;
+        cx += static_cast<uint32_t>(q);
+        cy -= q * h;
+      }
     }
     // t = cc - j % 2 (the last pixel of a foreground run), split as t % h and t / h.
     uint32_t x, y;

@@ -220,6 +220,7 @@ std::vector<CocoEvalReport> evaluate_coco(const CocoFile& gt, const std::vector<
     const auto dets = coco_results_for_eval(gt, results, type, res_path, load);
     auto params = coco_eval_params(gt, type);
     params.num_threads = threads;
+    params.keep_scores = false;  // only the stats and the per-category table are reported
     if (!max_dets.empty()) params.max_dets = max_dets;
     eval::CocoEvaluator ev(params);
     ev.evaluate(gts, dets);
