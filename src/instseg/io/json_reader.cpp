@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
@@ -339,6 +340,7 @@ void JsonReader::read_utf8(int lead, std::string* out) {
 
 JsonNumber JsonReader::read_number() {
   int c = skip_ws();
+  const int64_t start = offset();
   number_.clear();
   auto take = [&]() {
     number_.push_back(static_cast<char>(c));
@@ -398,11 +400,12 @@ JsonNumber JsonReader::read_number() {
       }
     }
   }
-  // Correctly rounded, as strtod; out of range (|x| too large or too small
-  // for a double), strtod's +-HUGE_VAL / +-0 are what nlohmann delivers.
+  // Correctly rounded, as strtod. Too small for a double: strtod's +-0, as
+  // nlohmann; too large: an error, as nlohmann's "number overflow".
   n.type = JsonNumber::Type::floating;
   const auto r = std::from_chars(b, e, n.value);
   if (r.ec == std::errc::result_out_of_range) n.value = std::strtod(number_.c_str(), nullptr);
+  if (!std::isfinite(n.value)) syntax_error(start, str_cat("number overflow: ", number_, " is too large for a double"));
   return n;
 }
 

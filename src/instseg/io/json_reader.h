@@ -33,12 +33,12 @@
 
 namespace instseg {
 
-// A JSON number as nlohmann classifies it: an integer literal (no fraction,
-// no exponent) that fits int64 is `integer`, a non-negative one that fits
-// only uint64 is `unsigned_integer`; anything else is `floating` (strtod's
-// correctly rounded double, +-inf / 0 when out of range). `value` is the
-// number as a double in every case (integers converted exactly as
-// static_cast<double> does).
+// A JSON number as nlohmann reads it: an integer literal (no fraction, no
+// exponent) that fits int64 is `integer`, a non-negative one that fits only
+// uint64 is `unsigned_integer`; anything else is `floating` (strtod's
+// correctly rounded double; +-0 below the smallest double; beyond the largest
+// one a syntax error, as nlohmann's "number overflow"). `value` is the number
+// as a double in every case (integers converted as static_cast<double> does).
 struct JsonNumber {
   enum class Type { integer, unsigned_integer, floating };
   Type type = Type::integer;
