@@ -2,6 +2,7 @@
 #include "instseg/io/coco_eval_io.h"
 
 #include "instseg/core/check.h"
+#include "instseg/core/huge_pages.h"
 #include "instseg/eval/rle.h"
 
 #include <algorithm>
@@ -109,7 +110,10 @@ std::vector<eval::EvalDet> coco_results_for_eval(const CocoFile& gt, const std::
     if (!gt.category_index.count(r.category_id))
       fail(res_path, ": results[", i, "].category_id: ", r.category_id, " is not a category of ", gt.path);
   }
-  std::vector<eval::EvalDet> out(results.size());
+  std::vector<eval::EvalDet> out;
+  out.reserve(results.size());
+  advise_huge_pages(out.data(), results.size() * sizeof(eval::EvalDet));
+  out.resize(results.size());
   if (results.empty()) return out;
   // loadRes picks its branch from the first entry only.
   const bool bbox_branch = results[0].has_bbox && !opt.ignore_bbox;

@@ -5,6 +5,7 @@
 #include "instseg/io/results_json.h"
 
 #include "instseg/core/check.h"
+#include "instseg/core/huge_pages.h"
 #include "instseg/io/json_reader.h"
 
 #include <nlohmann/json.hpp>
@@ -69,6 +70,7 @@ class ResultsReader {
     // 200-byte entries saves the vector's regrowth copies on such files
     // (smaller entries, e.g. boxes only, grow it as usual).
     out_.reserve(static_cast<size_t>(in_.file_size() / 200) + 1);
+    advise_huge_pages(out_.data(), out_.capacity() * sizeof(CocoResult));
     in_.begin_array();
     while (in_.next_element()) {
       if (in_.peek() != Kind::object) {
