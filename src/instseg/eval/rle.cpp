@@ -138,12 +138,16 @@ bool from_string_fast(const std::string& s, uint64_t hw, Rle& r) {
   uint32_t* out = r.counts.data();
   uint64_t total = 0;
   size_t p = 0;
+  // counts[m-2] and counts[m-1] stay in registers: reading them back from
+  // `out` put a store-to-load round trip into every run's dependency chain.
+  int64_t back2 = 0, back1 = 0;
   for (size_t m = 0; m < runs; ++m) {
     unsigned v = c[p++] - 48u;
     int64_t x;
     if (!(v & 0x20)) {
-      // One character (almost every run of a detection's mask): 5 bits, bit 4 the sign.
-      x = (v & 0x10) ? static_cast<int64_t>(v) - 32 : static_cast<int64_t>(v);
+      // One character (almost every run of a detection's mask): 5 bits, bit 4
+      // the sign. Without a branch: the sign of a delta is a coin toss.
+      x = static_cast<int64_t>(v) - static_cast<int64_t>((v & 0x10) << 1);
     } else {
       x = v & 0x1f;
       int k = 1;
@@ -155,11 +159,13 @@ bool from_string_fast(const std::string& s, uint64_t hw, Rle& r) {
       } while (v & 0x20);
       if (v & 0x10) x |= static_cast<int64_t>(-1) * (int64_t{1} << (5 * k));
     }
-    if (m > 2) x += static_cast<int64_t>(out[m - 2]);
+    if (m > 2) x += back2;
     // Negative or above 2^32-1: the checked decoder says which.
     if (static_cast<uint64_t>(x) > UINT32_MAX) return false;
     out[m] = static_cast<uint32_t>(x);
     total += static_cast<uint64_t>(x);
+    back2 = back1;
+    back1 = x;
   }
   return total == hw;
 }
