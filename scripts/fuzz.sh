@@ -6,7 +6,7 @@
 #   scripts/fuzz.sh TARGET repro FILE...    # run the target on given inputs (a crash reproducer)
 #   scripts/fuzz.sh list
 #
-# TARGET: pth | coco_json | rle | polygon | config. Builds fuzz/ with clang into
+# TARGET: pth | coco_json | results_json | rle | polygon | config. Builds fuzz/ with clang into
 # build-fuzz/ (INSTSEG_FUZZ_BUILD_DIR), seeds the run from fuzz/corpus/TARGET
 # (committed, minimised) plus the repository's fixtures, keeps new inputs in
 # build-fuzz/corpus/TARGET and findings in build-fuzz/artifacts/TARGET/, and
@@ -18,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-TARGETS="pth coco_json rle polygon config"
+TARGETS="pth coco_json results_json rle polygon config"
 BUILD="${INSTSEG_FUZZ_BUILD_DIR:-build-fuzz}"
 
 if [[ "${1:-}" == "list" || $# -lt 2 ]]; then
@@ -46,6 +46,8 @@ case "$T" in
     for f in tests/data/checkpoint/*.pth; do add_seed "$f"; done ;;
   coco_json)
     for f in tests/data/eval/*/gt.json; do add_seed "$f"; done ;;
+  results_json)
+    for f in tests/data/eval/*/dets.json; do add_seed "$f"; done ;;
   config)
     # Byte 0 of an input picks the format (odd: JSON, even: YAML).
     for f in tests/data/config/*.yaml configs/solov2/solov2-light_r18_fpn_nuclei.yaml; do

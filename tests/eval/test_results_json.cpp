@@ -9,6 +9,7 @@
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <fstream>
 
@@ -91,6 +92,114 @@ TEST(ResultsJson, MalformedFilesNameFileAndPosition) {
                                       R"([{"image_id": 1, "category_id": 3, "score": 1,
                                            "segmentation": {"size": [4, "x"], "counts": "54"}}])");
   expect_error([&] { load_results_json(size); }, {"size.json", "results[0].segmentation.size[1]"});
+}
+
+TEST(ResultsJson, EscapesNumbersAndWhitespace) {
+  // Escaped keys and strings (an RLE string holds '\', code 92, escaped as
+  // "\\"), numbers in exponent form, ids written as 2.0 / 1e0, CRLF and tabs,
+  // unknown keys with nested values, "bbox": [] (no bbox), uncompressed counts
+  // and polygons.
+  const std::string path = write_file("forms.json",
+                                      "[\r\n\t{\"image\\u005fid\": 1e0, \"category_id\": 3.0, \"score\": 9.5E-1,\r\n"
+                                      "\t \"bbox\" : [ 1e1 , 2.5E+1, 0.0, -0 ], \"extra\": {\"a\": [1, {\"b\": null}], "
+                                      "\"c\": \"\\u00e9\\\"\"},\r\n"
+                                      "\t \"segmentation\": {\"counts\": \"0\\\\\\/1\", \"size\": [4, 5]}} ,\n"
+                                      "{\"score\": -2.5e-3, \"bbox\": [], \"category_id\": 7, \"image_id\": 2,"
+                                      " \"segmentation\": {\"size\": [4, 5], \"counts\": [0, 20]}},\n"
+                                      "{\"image_id\": 2, \"category_id\": 7, \"score\": 1,"
+                                      " \"segmentation\": [[0, 0, 1, 0, 1, 1], [2, 2, 3.5e0, 2, 3, 3]]}\n]\n");
+  const auto rs = load_results_json(path);
+  ASSERT_EQ(rs.size(), 3u);
+  EXPECT_EQ(rs[0].image_id, 1);
+  EXPECT_EQ(rs[0].category_id, 3);
+  EXPECT_EQ(rs[0].score, 0.95);
+  EXPECT_TRUE(rs[0].has_bbox);
+  EXPECT_EQ(rs[0].bbox[0], 10);
+  EXPECT_EQ(rs[0].bbox[1], 25);
+  EXPECT_EQ(rs[0].bbox[3], 0);
+  EXPECT_EQ(rs[0].segmentation.kind, CocoSegmentation::Kind::rle_compressed);
+  EXPECT_EQ(rs[0].segmentation.counts, "0\\/1");
+  EXPECT_EQ(rs[0].segmentation.h, 4);
+  EXPECT_EQ(rs[0].segmentation.w, 5);
+  EXPECT_EQ(rs[1].score, -2.5e-3);
+  EXPECT_FALSE(rs[1].has_bbox);
+  EXPECT_EQ(rs[1].segmentation.kind, CocoSegmentation::Kind::rle_uncompressed);
+  EXPECT_EQ(rs[1].segmentation.ucounts, (std::vector<uint32_t>{0, 20}));
+  EXPECT_EQ(rs[2].segmentation.kind, CocoSegmentation::Kind::polygons);
+  EXPECT_EQ(rs[2].segmentation.polygons,
+            (std::vector<std::vector<double>>{{0, 0, 1, 0, 1, 1}, {2, 2, 3.5, 2, 3, 3}}));
+  EXPECT_TRUE(load_results_json(write_file("empty_list.json", " [ ] ")).empty());
+}
+
+TEST(ResultsJson, SameNumbersAsADom) {
+  // Every number of the case1 fixture (mmdet-written) is the double that
+  // nlohmann's DOM parser reads.
+  const std::string path = test::data_path("eval/case1_basic/dets.json");
+  const auto rs = load_results_json(path);
+  std::ifstream f(path);
+  const auto dom = nlohmann::json::parse(f);
+  ASSERT_EQ(rs.size(), dom.size());
+  for (size_t i = 0; i < rs.size(); ++i) {
+    EXPECT_EQ(rs[i].score, dom[i]["score"].get<double>()) << i;
+    EXPECT_EQ(rs[i].image_id, dom[i]["image_id"].get<int64_t>()) << i;
+    if (dom[i].contains("bbox"))
+      for (int j = 0; j < 4; ++j) EXPECT_EQ(rs[i].bbox[j], dom[i]["bbox"][j].get<double>()) << i;
+    if (dom[i].contains("segmentation") && dom[i]["segmentation"].is_object() &&
+        dom[i]["segmentation"]["counts"].is_string())
+      EXPECT_EQ(rs[i].segmentation.counts, dom[i]["segmentation"]["counts"].get<std::string>()) << i;
+  }
+}
+
+TEST(ResultsJson, SyntaxAndTypeErrorsNameTheFile) {
+  // Truncated inside an entry, after one, and an empty file.
+  const std::string cut = write_file("cut.json", R"([{"image_id": 1, "category_id": 3, "score": 0.5},
+    {"image_id": 1, "category_id": 3, "score": 0.5, "segmentation": {"size": [4, 5], "counts": "PQ)");
+  expect_error([&] { load_results_json(cut); },
+               {"cut.json: byte ", "invalid JSON (unexpected end of input inside a string)", "in results[1]",
+                "after 1 complete results"});
+  const std::string after = write_file("after.json", R"([{"image_id": 1, "category_id": 3, "score": 0.5},)");
+  expect_error([&] { load_results_json(after); },
+               {"after.json: byte 49: invalid JSON (unexpected end of input; expected a value) after 1 complete results"});
+  expect_error([&] { load_results_json(write_file("empty.json", "")); },
+               {"empty.json: byte 0: invalid JSON (unexpected end of input; expected a value)"});
+  // Malformed tokens: a bad escape, a bad number, a trailing comma, content after the list.
+  expect_error([&] { load_results_json(write_file("esc.json", R"([{"image_id": 1, "x": "\q"}])")); },
+               {"esc.json: byte 23: invalid JSON (invalid escape", "in results[0]"});
+  expect_error([&] { load_results_json(write_file("num.json", R"([{"image_id": 1., "score": 1}])")); },
+               {"num.json: byte 16: invalid JSON (invalid number: expected a digit after '.'"});
+  expect_error([&] { load_results_json(write_file("comma.json", R"([{"image_id": 1, "category_id": 3, "score": 1},])")); },
+               {"comma.json: byte 47: invalid JSON (unexpected ']'; expected a value) after 1 complete results"});
+  expect_error([&] { load_results_json(write_file("tail.json", R"([] [])")); },
+               {"tail.json: byte 3: invalid JSON (unexpected '['; expected the end of the file"});
+  // Wrong types: each names the file, the entry, the field and the byte where the value starts.
+  expect_error([&] { load_results_json(write_file("t1.json", R"([{"image_id": "1", "category_id": 3, "score": 1}])")); },
+               {"t1.json: results[0].image_id: expected an integer, got a string (near byte 14)"});
+  expect_error([&] { load_results_json(write_file("t2.json", R"([{"image_id": 1.5, "category_id": 3, "score": 1}])")); },
+               {"t2.json: results[0].image_id: expected an integer id"});
+  expect_error([&] { load_results_json(write_file("t3.json", R"([{"image_id": 1, "score": [1]}])")); },
+               {"t3.json: results[0].score: expected a number (near byte 26)"});
+  expect_error([&] { load_results_json(write_file("t4.json", R"([{"image_id": 1, "bbox": "x"}])")); },
+               {"t4.json: results[0].bbox: expected a list or an object, got a string"});
+  expect_error([&] { load_results_json(write_file("t5.json", R"([{"image_id": 1, "bbox": [1, 2, 3, null]}])")); },
+               {"t5.json: results[0].bbox[3]: expected a number, got null"});
+  expect_error([&] { load_results_json(write_file("t6.json", R"([{"image_id": 1, "bbox": [1, 2, 3, 4, 5]}])")); },
+               {"t6.json: results[0].bbox[4]: more than 4 numbers"});
+  expect_error(
+      [&] { load_results_json(write_file("t7.json", R"([{"image_id": 1, "segmentation": {"size": [4, 5], "counts": 5}}])")); },
+      {"t7.json: results[0].segmentation.counts: expected a string or a list of run lengths, got a number"});
+  expect_error([&] { load_results_json(write_file("t8.json", R"([{"image_id": 1, "segmentation": {"counts": "5"}}])")); },
+               {"t8.json: results[0].segmentation: RLE without \"size\""});
+  expect_error([&] { load_results_json(write_file("t9.json", R"([{"image_id": 1, "segmentation": [[0, 0, 1, 0, 1]]}])")); },
+               {"t9.json: results[0].segmentation: polygon 0 has 5 coordinates"});
+  expect_error([&] { load_results_json(write_file("t10.json", R"([{"image_id": 1, "segmentation": [1]}])")); },
+               {"t10.json: results[0].segmentation[0]: expected a polygon"});
+  expect_error([&] { load_results_json(write_file("t11.json", R"([[1]])")); },
+               {"t11.json: results[0]: expected an object (near byte 1)"});
+  expect_error([&] { load_results_json(write_file("t12.json", R"([{"image_id": 1, "category_id": 3}])")); },
+               {"t12.json: results[0]: no score"});
+  expect_error(
+      [&] { load_results_json(write_file("t13.json", R"([{"image_id": 1, "segmentation": {"size": [4, 5], "counts": [1, -2]}}])")); },
+      {"t13.json: results[0].segmentation.counts[1]: expected a non-negative run length"});
 }
 
 TEST(ResultsJson, UnknownIdsAndBadRleAreErrors) {

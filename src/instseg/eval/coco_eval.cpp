@@ -10,6 +10,7 @@
 // recomputed on demand by eval_image() with the same code.
 #include "instseg/eval/coco_eval.h"
 
+#include "instseg/core/huge_pages.h"
 #include "instseg/core/require.h"
 #include "instseg/core/threads.h"
 #include "instseg/eval/rle_internal.h"
@@ -135,6 +136,8 @@ struct Scratch {
   std::vector<uint32_t> gl, dl;    // GT (input order) and detections (score order)
   std::vector<double> ious;        // [D x G], GT in input order
   std::vector<double> dbox, gbox;  // mask boxes for segm
+  std::vector<rle::Rle> dmask;     // decoded EvalDet::mask_string (capacity kept)
+  std::vector<const rle::Rle*> dm;  // each detection's mask (its own or in dmask)
   std::vector<uint8_t> gt_ig;      // per GT in sorted order
   std::vector<uint8_t> crowd;      // per GT in sorted order
   std::vector<uint32_t> gtind;     // sorted position -> input position
@@ -171,13 +174,24 @@ struct CocoEvaluator::State {
     if (p.iou_type == IouType::segm) {
       s.dbox.resize(nd * 4);
       s.gbox.resize(ng * 4);
-      for (size_t d = 0; d < nd; ++d) rle::to_bbox(D[s.dl[d]].mask, &s.dbox[d * 4]);
+      s.dm.resize(nd);
+      if (s.dmask.size() < nd) s.dmask.resize(nd);  // never shrunk: the runs' capacity is reused
+      for (size_t d = 0; d < nd; ++d) {
+        const EvalDet& det = D[s.dl[d]];
+        if (det.mask_string) {
+          rle::from_string(*det.mask_string, det.mask.h, det.mask.w, &s.dmask[d]);
+          s.dm[d] = &s.dmask[d];
+        } else {
+          s.dm[d] = &det.mask;
+        }
+        rle::to_bbox(*s.dm[d], &s.dbox[d * 4]);
+      }
       for (size_t g = 0; g < ng; ++g) rle::to_bbox(G[s.gl[g]].mask, &s.gbox[g * 4]);
       for (size_t d = 0; d < nd; ++d)
         for (size_t g = 0; g < ng; ++g) {
           const EvalGt& gt = G[s.gl[g]];
           s.ious[d * ng + g] =
-              rle::detail::mask_iou(D[s.dl[d]].mask, gt.mask, &s.dbox[d * 4], &s.gbox[g * 4], gt.iscrowd);
+              rle::detail::mask_iou(*s.dm[d], gt.mask, &s.dbox[d * 4], &s.gbox[g * 4], gt.iscrowd);
         }
     } else {
       for (size_t d = 0; d < nd; ++d)
@@ -349,8 +363,19 @@ void CocoEvaluator::accumulate() {
   INSTSEG_REQUIRE(S.evaluated, "CocoEvaluator::accumulate: call evaluate() first");
   const size_t T = p_.iou_thrs.size(), R = p_.rec_thrs.size(), K = S.K, A = p_.area_rng.size(),
                M = p_.max_dets.size();
+  // T*R*K*A*M doubles (7.4 MiB for 80 categories), all written below.
+  precision_.reserve(T * R * K * A * M);
+  advise_huge_pages(precision_.data(), T * R * K * A * M * sizeof(double));
   precision_.assign(T * R * K * A * M, -1.0);
-  scores_.assign(T * R * K * A * M, -1.0);
+  // eval['scores'] has precision's shape; nothing in summarize() reads it.
+  const bool keep_scores = p_.keep_scores;
+  if (keep_scores) {
+    scores_.reserve(T * R * K * A * M);
+    advise_huge_pages(scores_.data(), T * R * K * A * M * sizeof(double));
+    scores_.assign(T * R * K * A * M, -1.0);
+  } else {
+    std::vector<double>().swap(scores_);
+  }
   recall_.assign(T * K * A * M, -1.0);
 
   // Pairs of each category slot, in image order (the order of E).
@@ -464,17 +489,17 @@ void CocoEvaluator::accumulate() {
               for (size_t r2 = r; r2 < R; ++r2) {
                 const size_t idx2 = (((t * R + r2) * K + k) * A + a) * M + m;
                 precision_[idx2] = 0.0;
-                scores_[idx2] = 0.0;
+                if (keep_scores) scores_[idx2] = 0.0;
               }
               break;
             }
             if (lo == 0) {
               // Position 0 (not a true positive, so its own precision is 0).
               precision_[idx] = incs.empty() ? 0.0 : std::max(0.0, incs[0].env);
-              scores_[idx] = first_score;
+              if (keep_scores) scores_[idx] = first_score;
             } else {
               precision_[idx] = incs[lo - 1].env;
-              scores_[idx] = incs[lo - 1].score;
+              if (keep_scores) scores_[idx] = incs[lo - 1].score;
             }
           }
         }

@@ -44,6 +44,14 @@ struct EvalDet {
   double area = 0;  // loadRes: bbox w*h when results carry bbox, else mask area
   std::array<double, 4> bbox{};
   rle::Rle mask;
+  // When set, the mask is this COCO compressed string of size mask.h x mask.w
+  // (mask.counts unused): the evaluator decodes it into scratch memory when
+  // it computes the detection's IoUs, as pycocotools' iou() decodes its RLE
+  // strings on every call. Decoded up front, a results file's masks take
+  // about 3x the strings' size for the whole evaluation (50 000 detections:
+  // ~27 MB), and faulting that memory in was a tenth of `instseg eval`'s CPU
+  // time. The string must decode (rle::from_string) and outlive the evaluator.
+  const std::string* mask_string = nullptr;
 };
 
 // np.linspace(start, stop, num) computed the way numpy does (i*step + start,
@@ -65,6 +73,11 @@ struct CocoEvalParams {
   std::vector<std::string> area_rng_lbl = {"all", "small", "medium", "large"};
   bool use_cats = true;
   int num_threads = 0;  // 0 = all available CPUs
+  // Fill scores() (eval['scores']) in accumulate(). Nothing in summarize()
+  // reads it, and it is as large as precision() (T*R*K*A*M doubles, 7.4 MiB
+  // for 80 categories): the evaluate-and-print path (io/coco_eval_io.h)
+  // turns it off.
+  bool keep_scores = true;
 };
 
 // One COCOeval.evalImgs entry (an image, a category and an area range), in
@@ -114,7 +127,8 @@ class CocoEvaluator {
 
   const CocoEvalParams& params() const { return p_; }
   // eval['precision'] / ['scores'] [T,R,K,A,M] and ['recall'] [T,K,A,M],
-  // flattened in numpy's C order; -1 for undefined entries.
+  // flattened in numpy's C order; -1 for undefined entries. scores() is empty
+  // unless params.keep_scores.
   const std::vector<double>& precision() const { return precision_; }
   const std::vector<double>& recall() const { return recall_; }
   const std::vector<double>& scores() const { return scores_; }

@@ -34,6 +34,9 @@ void decode(const Rle& r, uint8_t* out_rowmajor);
 // instseg::Error naming the position of a malformed character.
 std::string to_string(const Rle& r);
 Rle from_string(const std::string& s, int64_t h, int64_t w);
+// The same into *out, reusing the capacity of its runs (the evaluator decodes
+// detections' strings into scratch memory, see eval::EvalDet::mask_string).
+void from_string(const std::string& s, int64_t h, int64_t w, Rle* out);
 // Uncompressed `counts` list (COCO "iscrowd" style). Throws if sum != h*w.
 Rle from_counts(const std::vector<uint32_t>& counts, int64_t h, int64_t w);
 

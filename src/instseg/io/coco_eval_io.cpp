@@ -2,6 +2,7 @@
 #include "instseg/io/coco_eval_io.h"
 
 #include "instseg/core/check.h"
+#include "instseg/core/huge_pages.h"
 #include "instseg/eval/rle.h"
 
 #include <algorithm>
@@ -109,7 +110,10 @@ std::vector<eval::EvalDet> coco_results_for_eval(const CocoFile& gt, const std::
     if (!gt.category_index.count(r.category_id))
       fail(res_path, ": results[", i, "].category_id: ", r.category_id, " is not a category of ", gt.path);
   }
-  std::vector<eval::EvalDet> out(results.size());
+  std::vector<eval::EvalDet> out;
+  out.reserve(results.size());
+  advise_huge_pages(out.data(), results.size() * sizeof(eval::EvalDet));
+  out.resize(results.size());
   if (results.empty()) return out;
   // loadRes picks its branch from the first entry only.
   const bool bbox_branch = results[0].has_bbox && !opt.ignore_bbox;
@@ -123,15 +127,30 @@ std::vector<eval::EvalDet> coco_results_for_eval(const CocoFile& gt, const std::
     d.category_id = r.category_id;
     d.score = r.score;
     const bool has_seg = r.segmentation.kind != CocoSegmentation::Kind::none;
-    auto mask = [&]() {
+    // Compressed strings (what mmdet writes) that the evaluator gets as
+    // strings (masks_as_strings) or not at all (bbox) are decoded into scratch
+    // memory, to check them (the error names the entry) and for the mask's
+    // area and box; other masks are decoded into the detection.
+    const bool is_string = r.segmentation.kind == CocoSegmentation::Kind::rle_compressed &&
+                           (opt.masks_as_strings || type == eval::IouType::bbox);
+    thread_local rle::Rle scratch;
+    auto decode = [&]() -> const rle::Rle& {
       try {
-        {
-          const CocoImage& img = image_of(gt, r.image_id);
-          return segmentation_to_rle(r.segmentation, img.height, img.width);
+        if (is_string) {
+          rle::from_string(r.segmentation.counts, r.segmentation.h, r.segmentation.w, &scratch);
+          return scratch;
         }
+        const CocoImage& img = image_of(gt, r.image_id);
+        d.mask = segmentation_to_rle(r.segmentation, img.height, img.width);
+        return d.mask;
       } catch (const Error& e) {
         fail(res_path, ": results[", i, "].segmentation: ", e.what());
       }
+    };
+    auto keep_string = [&]() {
+      d.mask.h = r.segmentation.h;
+      d.mask.w = r.segmentation.w;
+      d.mask_string = &r.segmentation.counts;
     };
     if (bbox_branch) {
       if (!r.has_bbox)
@@ -140,7 +159,8 @@ std::vector<eval::EvalDet> coco_results_for_eval(const CocoFile& gt, const std::
       d.area = r.bbox[2] * r.bbox[3];
       if (type == eval::IouType::segm) {
         if (has_seg) {
-          d.mask = mask();
+          decode();
+          if (is_string) keep_string();
         } else {
           // loadRes: segmentation = [[x1, y1, x1, y2, x2, y2, x2, y1]].
           const double x1 = r.bbox[0], x2 = r.bbox[0] + r.bbox[2], y1 = r.bbox[1], y2 = r.bbox[1] + r.bbox[3];
@@ -152,13 +172,16 @@ std::vector<eval::EvalDet> coco_results_for_eval(const CocoFile& gt, const std::
       if (!has_seg)
         fail(res_path, ": results[", i,
              "]: no \"segmentation\" (results[0] has no bbox, so loadRes reads the mask of every entry)");
-      d.mask = mask();
-      d.area = static_cast<double>(rle::area(d.mask));
+      const rle::Rle& m = decode();
+      d.area = static_cast<double>(rle::area(m));
       if (r.has_bbox && !opt.ignore_bbox)
         std::copy(r.bbox, r.bbox + 4, d.bbox.begin());
       else
-        rle::to_bbox(d.mask, d.bbox.data());
-      if (type == eval::IouType::bbox) d.mask = rle::Rle{};  // not needed any more
+        rle::to_bbox(m, d.bbox.data());
+      if (type == eval::IouType::bbox)
+        d.mask = rle::Rle{};  // not needed any more
+      else if (is_string)
+        keep_string();
     }
   });
   return out;
@@ -196,9 +219,12 @@ std::vector<CocoEvalReport> evaluate_coco(const CocoFile& gt, const std::vector<
   std::vector<CocoEvalReport> out;
   for (const eval::IouType type : types) {
     const auto gts = coco_gt_for_eval(gt, type);
-    const auto dets = coco_results_for_eval(gt, results, type, res_path, opt);
+    LoadResOptions load = opt;
+    load.masks_as_strings = true;  // `results` outlives the evaluator below
+    const auto dets = coco_results_for_eval(gt, results, type, res_path, load);
     auto params = coco_eval_params(gt, type);
     params.num_threads = threads;
+    params.keep_scores = false;  // only the stats and the per-category table are reported
     if (!max_dets.empty()) params.max_dets = max_dets;
     eval::CocoEvaluator ev(params);
     ev.evaluate(gts, dets);

@@ -29,6 +29,12 @@ struct LoadResOptions {
   // Drop every result's bbox before loadRes (mmdet's segm evaluation does
   // this): the area then comes from the mask.
   bool ignore_bbox = false;
+  // segm: hand compressed RLE strings to the evaluator as strings
+  // (eval::EvalDet::mask_string, pointing into the results, which must then
+  // outlive the detections and their evaluator) instead of decoded masks.
+  // They are still decoded once here, to check them. evaluate_coco() does
+  // this: the decoded masks of a results file take ~3x its strings' memory.
+  bool masks_as_strings = false;
 };
 
 // Checks every result's image_id and category_id against the GT file and

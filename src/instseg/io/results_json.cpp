@@ -1,14 +1,17 @@
-// Results JSON <-> CocoResult. Reading streams through nlohmann's SAX
-// interface: a results file for COCO val (5000 images x 100 detections) is
-// hundreds of MB, and a DOM of it would take several GB.
+// Results JSON <-> CocoResult. Reading walks the file with io/json_reader.h's
+// pull reader: a results file for COCO val (5000 images x 100 detections) is
+// hundreds of MB, and a DOM of it would take several GB; the reader keeps
+// only the fields of each entry, parsed straight into its CocoResult.
 #include "instseg/io/results_json.h"
 
 #include "instseg/core/check.h"
-#include "instseg/eval/rle.h"
+#include "instseg/core/huge_pages.h"
+#include "instseg/io/json_reader.h"
 
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -16,271 +19,257 @@ namespace instseg {
 namespace {
 
 using json = nlohmann::json;
+using Kind = JsonReader::Kind;
 
-// Where the parser is. One frame per open container.
-enum class Ctx { top, list, result, bbox, seg_dict, seg_size, seg_counts, polys, poly, skip };
+const char* type_name(Kind k) {
+  switch (k) {
+    case Kind::object: return "an object";
+    case Kind::array: return "an array";
+    case Kind::string: return "a string";
+    case Kind::number: return "a number";
+    case Kind::boolean: return "a boolean";
+    case Kind::null: return "null";
+  }
+  return "?";
+}
 
-struct Frame {
-  Ctx ctx;
-  std::string key;
-  size_t count = 0;
-};
+bool is_container(Kind k) { return k == Kind::object || k == Kind::array; }
 
-class ResultsSax : public nlohmann::json_sax<json> {
+bool integral(double v) { return std::isfinite(v) && std::floor(v) == v && std::fabs(v) < 9.0e15; }
+
+bool key_is(const std::string& key, const char* name) {
+  const size_t n = std::strlen(name);
+  return key.size() == n && std::memcmp(key.data(), name, n) == 0;
+}
+
+// The results schema over the pull reader. Errors name the entry and the
+// field ("results[12].bbox[3]: expected a number, got a string (near byte
+// 4711)"); a scalar of the wrong type is read to its end first and a
+// container of the wrong type is refused at its opening bracket, so a file
+// that is both malformed JSON and off-schema gets the message the SAX reader
+// gave before.
+class ResultsReader {
  public:
-  ResultsSax(const std::string& path, std::istream& in, std::vector<CocoResult>& out)
-      : path_(path), in_(in), out_(out) {
-    stack_.push_back({Ctx::top, "", 0});
+  ResultsReader(JsonReader& in, std::vector<CocoResult>& out) : in_(in), out_(out) {
+    in_.set_context([this]() {
+      const size_t complete = in_entry_ ? out_.size() - 1 : out_.size();
+      return str_cat(in_entry_ ? str_cat(" in results[", complete, "]") : "",
+                     complete ? str_cat(" after ", complete, " complete results") : "");
+    });
   }
 
-  bool null() override { return scalar(false, 0, nullptr, "null"); }
-  bool boolean(bool) override { return scalar(false, 0, nullptr, "a boolean"); }
-  bool number_integer(number_integer_t v) override { return scalar(true, static_cast<double>(v), nullptr, ""); }
-  bool number_unsigned(number_unsigned_t v) override { return scalar(true, static_cast<double>(v), nullptr, ""); }
-  bool number_float(number_float_t v, const string_t&) override { return scalar(true, v, nullptr, ""); }
-  bool string(string_t& v) override { return scalar(false, 0, &v, "a string"); }
-  bool binary(binary_t&) override { return scalar(false, 0, nullptr, "binary data"); }
-
-  bool start_object(std::size_t) override { return open(true); }
-  bool start_array(std::size_t) override { return open(false); }
-  bool key(string_t& k) override {
-    stack_.back().key = k;
-    return true;
-  }
-  bool end_object() override { return close(); }
-  bool end_array() override { return close(); }
-
-  bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& ex) override {
-    std::string what = ex.what();
-    const auto p = what.find("parse error");
-    if (p != std::string::npos) what = what.substr(p);
-    const size_t complete = stack_.size() > 2 ? out_.size() - 1 : out_.size();
-    fail(path_, ": byte ", position > 0 ? position - 1 : 0, ": invalid JSON (", what, ")",
-         stack_.size() > 2 ? str_cat(" in results[", complete, "]") : "",
-         complete ? str_cat(" after ", complete, " complete results") : "");
+  void read() {
+    const Kind top = in_.peek();
+    if (top != Kind::array) {
+      const int64_t at = in_.offset();
+      if (top == Kind::object) bad(at, "", "the results file must be a list of objects, got an object");
+      in_.skip_value();
+      bad(at, "", "the results file must be a list of objects");
+    }
+    // mmdet's entries with an RLE mask take 250-400 bytes; reserving for
+    // 200-byte entries saves the vector's regrowth copies on such files
+    // (smaller entries, e.g. boxes only, grow it as usual).
+    out_.reserve(static_cast<size_t>(in_.file_size() / 200) + 1);
+    advise_huge_pages(out_.data(), out_.capacity() * sizeof(CocoResult));
+    in_.begin_array();
+    while (in_.next_element()) {
+      if (in_.peek() != Kind::object) {
+        const int64_t at = in_.offset();
+        if (!is_container(in_.peek())) in_.skip_value();
+        bad(at, "", "expected an object");
+      }
+      out_.emplace_back();
+      in_entry_ = true;
+      read_entry(out_.back());
+      in_entry_ = false;
+    }
+    in_.expect_end();
   }
 
  private:
-  // "results[12].bbox[3]" etc. for messages: frames from the result object
-  // down, each naming its current key (objects) or index (arrays).
-  std::string where() const {
-    if (stack_.size() <= 2) return str_cat("results[", out_.size(), "]");
-    std::string s = str_cat("results[", out_.size() - 1, "]");
-    for (size_t i = 2; i < stack_.size(); ++i) {
-      const Frame& f = stack_[i];
-      if (f.ctx == Ctx::result || f.ctx == Ctx::seg_dict)
-        s += "." + f.key;
-      else
-        s += str_cat("[", f.count, "]");
-    }
-    return s;
+  // "path: results[i]<field>: what (near byte N)" for the entry being read.
+  [[noreturn]] void bad(int64_t at, const std::string& field, const std::string& what) const {
+    fail(in_.path(), ": results[", in_entry_ ? out_.size() - 1 : out_.size(), "]", field, ": ", what, " (near byte ",
+         at, ")");
   }
-  [[noreturn]] void bad(const std::string& what) const {
-    fail(path_, ": ", where(), ": ", what, " (near byte ", static_cast<int64_t>(in_.tellg()), ")");
-  }
-
-  bool open(bool is_object) {
-    Frame& f = stack_.back();
-    Ctx next = Ctx::skip;
-    switch (f.ctx) {
-      case Ctx::top:
-        if (is_object) bad("the results file must be a list of objects, got an object");
-        next = Ctx::list;
-        break;
-      case Ctx::list:
-        if (!is_object) bad("expected an object");
-        out_.emplace_back();
-        seen_image_ = seen_cat_ = seen_score_ = false;
-        next = Ctx::result;
-        break;
-      case Ctx::result:
-        if (f.key == "bbox") {
-          if (is_object) bad("expected [x, y, w, h]");
-          next = Ctx::bbox;
-        } else if (f.key == "segmentation") {
-          auto& seg = out_.back().segmentation;
-          if (is_object) {
-            seg.kind = CocoSegmentation::Kind::rle_compressed;
-            seen_size_ = seen_counts_ = false;
-            next = Ctx::seg_dict;
-          } else {
-            seg.kind = CocoSegmentation::Kind::polygons;
-            next = Ctx::polys;
-          }
-        } else if (f.key == "image_id" || f.key == "category_id" || f.key == "score") {
-          bad("expected a number");
-        }
-        break;
-      case Ctx::seg_dict:
-        if (f.key == "size") {
-          if (is_object) bad("expected [height, width]");
-          next = Ctx::seg_size;
-        } else if (f.key == "counts") {
-          if (is_object) bad("expected a string or a list of run lengths");
-          out_.back().segmentation.kind = CocoSegmentation::Kind::rle_uncompressed;
-          seen_counts_ = true;
-          next = Ctx::seg_counts;
-        }
-        break;
-      case Ctx::polys:
-        if (is_object) bad("expected a polygon [x0, y0, x1, y1, ...]");
-        out_.back().segmentation.polygons.emplace_back();
-        next = Ctx::poly;
-        break;
-      case Ctx::skip:
-        next = Ctx::skip;
-        break;
-      default:
-        bad("expected a number");
-    }
-    stack_.push_back({next, "", 0});
-    return true;
-  }
-
-  bool close() {
-    const Frame f = stack_.back();
-    stack_.pop_back();
-    Frame& parent = stack_.back();
-    switch (f.ctx) {
-      case Ctx::result: {
-        if (!seen_image_) bad_entry("no image_id");
-        if (!seen_cat_) bad_entry("no category_id");
-        if (!seen_score_) bad_entry("no score");
-        break;
-      }
-      case Ctx::bbox:
-        // loadRes treats "bbox": [] as no bbox.
-        if (f.count != 4 && f.count != 0) bad_field("bbox", str_cat("expected 4 numbers, got ", f.count));
-        out_.back().has_bbox = f.count == 4;
-        break;
-      case Ctx::seg_dict:
-        if (!seen_size_) bad_field("segmentation", "RLE without \"size\"");
-        if (!seen_counts_) bad_field("segmentation", "RLE without \"counts\"");
-        break;
-      case Ctx::seg_size:
-        if (f.count != 2) bad_field("segmentation.size", str_cat("expected [height, width], got ", f.count, " values"));
-        seen_size_ = true;
-        break;
-      case Ctx::poly:
-        if (f.count < 6 || f.count % 2)
-          bad_field("segmentation", str_cat("polygon ", parent.count, " has ", f.count,
-                                            " coordinates (need an even number, at least 6)"));
-        break;
-      default:
-        break;
-    }
-    ++parent.count;
-    return true;
-  }
-
-  [[noreturn]] void bad_entry(const std::string& what) const {
-    fail(path_, ": results[", out_.size() - 1, "]: ", what);
-  }
+  // Problems found when a container closes (no byte: the whole value is at fault).
   [[noreturn]] void bad_field(const std::string& field, const std::string& what) const {
-    fail(path_, ": results[", out_.size() - 1, "].", field, ": ", what);
+    fail(in_.path(), ": results[", out_.size() - 1, "]", field, ": ", what);
   }
 
-  static bool integral(double v) { return std::isfinite(v) && std::floor(v) == v && std::fabs(v) < 9.0e15; }
+  // The next value as a number: a container is refused at once, another
+  // scalar after it was read; `what` is the message of both. `field()` names
+  // the value (built only for a message); *value_at: where the value starts.
+  template <typename Field>
+  double number_or(const Field& field, const char* what, bool say_type, int64_t* value_at = nullptr) {
+    const Kind k = in_.peek();
+    const int64_t at = in_.offset();
+    if (value_at) *value_at = at;
+    if (k == Kind::number) return in_.read_number().value;
+    if (is_container(k)) bad(at, field(), "expected a number");
+    in_.skip_value();
+    bad(at, field(), say_type ? str_cat(what, ", got ", type_name(k)) : std::string(what));
+  }
 
-  bool scalar(bool is_num, double v, const std::string* s, const char* type) {
-    Frame& f = stack_.back();
-    switch (f.ctx) {
-      case Ctx::top:
-        bad("the results file must be a list of objects");
-      case Ctx::list:
-        bad("expected an object");
-      case Ctx::result: {
-        CocoResult& r = out_.back();
-        if (f.key == "image_id" || f.key == "category_id") {
-          if (!is_num || !integral(v)) bad(is_num ? "expected an integer id" : str_cat("expected an integer, got ", type));
-          if (f.key == "image_id") {
-            r.image_id = static_cast<int64_t>(v);
-            seen_image_ = true;
-          } else {
-            r.category_id = static_cast<int64_t>(v);
-            seen_cat_ = true;
-          }
-        } else if (f.key == "score") {
-          if (!is_num) bad(str_cat("expected a number, got ", type));
-          r.score = v;
-          seen_score_ = true;
-        } else if (f.key == "bbox" || f.key == "segmentation") {
-          bad(str_cat("expected a list or an object, got ", is_num ? "a number" : type));
+  void read_entry(CocoResult& r) {
+    bool seen_image = false, seen_cat = false, seen_score = false;
+    in_.begin_object();
+    while (in_.next_key(key_)) {
+      if (key_is(key_, "image_id") || key_is(key_, "category_id")) {
+        auto field = [&]() { return "." + key_; };
+        int64_t at = 0;
+        const double v = number_or(field, "expected an integer", true, &at);
+        if (!integral(v)) bad(at, field(), "expected an integer id");
+        if (key_[0] == 'i') {
+          r.image_id = static_cast<int64_t>(v);
+          seen_image = true;
+        } else {
+          r.category_id = static_cast<int64_t>(v);
+          seen_cat = true;
         }
-        break;
-      }
-      case Ctx::bbox:
-        if (!is_num) bad(str_cat("expected a number, got ", type));
-        if (f.count >= 4) bad("more than 4 numbers");
-        out_.back().bbox[f.count] = v;
-        break;
-      case Ctx::seg_dict: {
-        auto& seg = out_.back().segmentation;
-        if (f.key == "counts") {
-          if (!s) bad(str_cat("expected a string or a list of run lengths, got ", is_num ? "a number" : type));
-          seg.counts = *s;
-          seen_counts_ = true;
-        } else if (f.key == "size") {
-          bad("expected [height, width]");
+      } else if (key_is(key_, "score")) {
+        r.score = number_or([]() { return std::string(".score"); }, "expected a number", true);
+        seen_score = true;
+      } else if (key_is(key_, "bbox")) {
+        const Kind k = in_.peek();
+        const int64_t at = in_.offset();
+        if (k == Kind::object) bad(at, ".bbox", "expected [x, y, w, h]");
+        if (k != Kind::array) {
+          in_.skip_value();
+          bad(at, ".bbox", str_cat("expected a list or an object, got ", type_name(k)));
         }
-        break;
+        read_bbox(r);
+      } else if (key_is(key_, "segmentation")) {
+        const Kind k = in_.peek();
+        const int64_t at = in_.offset();
+        if (k == Kind::object) {
+          read_rle(r.segmentation);
+        } else if (k == Kind::array) {
+          read_polygons(r.segmentation);
+        } else {
+          in_.skip_value();
+          bad(at, ".segmentation", str_cat("expected a list or an object, got ", type_name(k)));
+        }
+      } else {
+        in_.skip_value();
       }
-      case Ctx::seg_size: {
-        if (!is_num || !integral(v) || v < 0) bad("expected a non-negative integer");
-        auto& seg = out_.back().segmentation;
-        if (f.count == 0)
-          seg.h = static_cast<int64_t>(v);
-        else if (f.count == 1)
-          seg.w = static_cast<int64_t>(v);
-        else
-          bad("expected [height, width]");
-        break;
-      }
-      case Ctx::seg_counts:
-        if (!is_num || !integral(v) || v < 0 || v > 4294967295.0) bad("expected a non-negative run length");
-        out_.back().segmentation.ucounts.push_back(static_cast<uint32_t>(v));
-        break;
-      case Ctx::polys:
-        bad("expected a polygon [x0, y0, x1, y1, ...]");
-      case Ctx::poly:
-        if (!is_num) bad(str_cat("expected a number, got ", type));
-        out_.back().segmentation.polygons.back().push_back(v);
-        break;
-      case Ctx::skip:
-        break;
     }
-    ++f.count;
-    return true;
+    if (!seen_image) bad_field("", "no image_id");
+    if (!seen_cat) bad_field("", "no category_id");
+    if (!seen_score) bad_field("", "no score");
   }
 
-  const std::string& path_;
-  std::istream& in_;
+  void read_bbox(CocoResult& r) {
+    size_t n = 0;
+    in_.begin_array();
+    while (in_.next_element()) {
+      auto field = [&]() { return str_cat(".bbox[", n, "]"); };
+      int64_t at = 0;
+      const double v = number_or(field, "expected a number", true, &at);
+      if (n >= 4) bad(at, field(), "more than 4 numbers");
+      r.bbox[n++] = v;
+    }
+    // loadRes treats "bbox": [] as no bbox.
+    if (n != 4 && n != 0) bad_field(".bbox", str_cat("expected 4 numbers, got ", n));
+    r.has_bbox = n == 4;
+  }
+
+  void read_rle(CocoSegmentation& seg) {
+    seg.kind = CocoSegmentation::Kind::rle_compressed;
+    bool seen_size = false, seen_counts = false;
+    in_.begin_object();
+    while (in_.next_key(seg_key_)) {
+      const Kind k = in_.peek();
+      const int64_t at = in_.offset();
+      if (key_is(seg_key_, "size")) {
+        if (k != Kind::array) {
+          if (k != Kind::object) in_.skip_value();
+          bad(at, ".segmentation.size", "expected [height, width]");
+        }
+        size_t n = 0;
+        in_.begin_array();
+        while (in_.next_element()) {
+          auto field = [&]() { return str_cat(".segmentation.size[", n, "]"); };
+          int64_t vat = 0;
+          const double v = number_or(field, "expected a non-negative integer", false, &vat);
+          if (!integral(v) || v < 0) bad(vat, field(), "expected a non-negative integer");
+          if (n >= 2) bad(vat, field(), "expected [height, width]");
+          (n == 0 ? seg.h : seg.w) = static_cast<int64_t>(v);
+          ++n;
+        }
+        if (n != 2) bad_field(".segmentation.size", str_cat("expected [height, width], got ", n, " values"));
+        seen_size = true;
+      } else if (key_is(seg_key_, "counts")) {
+        if (k == Kind::string) {
+          in_.read_string(seg.counts);
+        } else if (k == Kind::array) {
+          seg.kind = CocoSegmentation::Kind::rle_uncompressed;
+          in_.begin_array();
+          while (in_.next_element()) {
+            auto field = [&]() { return str_cat(".segmentation.counts[", seg.ucounts.size(), "]"); };
+            int64_t vat = 0;
+            const double v = number_or(field, "expected a non-negative run length", false, &vat);
+            if (!integral(v) || v < 0 || v > 4294967295.0) bad(vat, field(), "expected a non-negative run length");
+            seg.ucounts.push_back(static_cast<uint32_t>(v));
+          }
+        } else {
+          if (k == Kind::object) bad(at, ".segmentation.counts", "expected a string or a list of run lengths");
+          in_.skip_value();
+          bad(at, ".segmentation.counts", str_cat("expected a string or a list of run lengths, got ", type_name(k)));
+        }
+        seen_counts = true;
+      } else {
+        in_.skip_value();
+      }
+    }
+    if (!seen_size) bad_field(".segmentation", "RLE without \"size\"");
+    if (!seen_counts) bad_field(".segmentation", "RLE without \"counts\"");
+  }
+
+  void read_polygons(CocoSegmentation& seg) {
+    seg.kind = CocoSegmentation::Kind::polygons;
+    size_t np = 0;
+    in_.begin_array();
+    while (in_.next_element()) {
+      const Kind k = in_.peek();
+      const int64_t at = in_.offset();
+      if (k != Kind::array) {
+        if (k != Kind::object) in_.skip_value();
+        bad(at, str_cat(".segmentation[", np, "]"), "expected a polygon [x0, y0, x1, y1, ...]");
+      }
+      std::vector<double>& poly = seg.polygons.emplace_back();
+      in_.begin_array();
+      while (in_.next_element())
+        poly.push_back(number_or([&]() { return str_cat(".segmentation[", np, "][", poly.size(), "]"); },
+                                 "expected a number", true));
+      if (poly.size() < 6 || poly.size() % 2)
+        bad_field(".segmentation", str_cat("polygon ", np, " has ", poly.size(),
+                                           " coordinates (need an even number, at least 6)"));
+      ++np;
+    }
+  }
+
+  JsonReader& in_;
   std::vector<CocoResult>& out_;
-  std::vector<Frame> stack_;
-  bool seen_image_ = false, seen_cat_ = false, seen_score_ = false;
-  bool seen_size_ = false, seen_counts_ = false;
+  std::string key_, seg_key_;
+  bool in_entry_ = false;  // inside results[out_.size() - 1]
 };
+
+}  // namespace
+
+std::vector<CocoResult> load_results_json(const std::string& path) {
+  JsonReader in(path);
+  std::vector<CocoResult> out;
+  ResultsReader(in, out).read();
+  return out;
+}
+
+namespace {
 
 void write_number(std::ostream& os, double v) {
   // nlohmann writes the shortest round-trip form, as Python's repr does.
   os << json(v).dump();
 }
-
-}  // namespace
-
-std::vector<CocoResult> load_results_json(const std::string& path) {
-  std::vector<char> buffer(size_t{1} << 20);
-  std::ifstream in;
-  in.rdbuf()->pubsetbuf(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-  in.open(path, std::ios::binary);
-  if (!in) fail(path, ": cannot open file");
-  std::vector<CocoResult> out;
-  ResultsSax sax(path, in, out);
-  json::sax_parse(in, &sax, json::input_format_t::json, /*strict=*/true);
-  return out;
-}
-
-namespace {
 
 void write_result(std::ostream& os, const CocoResult& r) {
   os << "{\"image_id\": " << r.image_id << ", \"category_id\": " << r.category_id;
