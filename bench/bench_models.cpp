@@ -607,23 +607,14 @@ std::vector<SweepRow> solov2_post_sweep(const Args& a, SOLOv2Impl& m, const Batc
   if (a.post_sweep.empty()) return rows;
   SOLOv2HeadOutputs out = m.mask_head->forward(m.extract_feat(batch.images));
   const auto& o = m.mask_head->options();
-  const double thr_logit = std::log(o.test_cfg.score_thr / (1.0 - o.test_cfg.score_thr));
   for (int64_t target : a.post_sweep) {
     // Same calibration as calibrate_solov2_candidates, applied to a copy of the head outputs.
-    std::vector<at::Tensor> kept;
-    for (const auto& c : out.cls_preds) {
-      at::Tensor s = c.slice(0, 0, 1).select(1, 0).unsqueeze(1);
-      at::Tensor lm = at::max_pool2d(s, {2, 2}, {1, 1}, {1, 1}).slice(2, 0, -1).slice(3, 0, -1);
-      kept.push_back(s.masked_select(lm.eq(s)));
-    }
-    at::Tensor v = std::get<0>(at::cat(kept).sort(0, true));
-    const int64_t n = v.size(0), k = std::min(target, n);
-    const double hi = k > 0 ? v[k - 1].item<double>() : v[0].item<double>() + 1.0;
-    const double lo = k < n ? v[k].item<double>() : hi - 1.0;
+    int64_t k = 0;
+    const double shift = candidate_logit_shift(out.cls_preds, target, o.test_cfg.score_thr, &k);
     SOLOv2HeadOutputs o2 = out;
     for (auto& c : o2.cls_preds) {
       c = c.clone();
-      c.select(1, 0).add_(thr_logit - 0.5 * (hi + lo));
+      c.select(1, 0).add_(shift);
     }
     std::vector<double> ms;
     int64_t dets = 0;

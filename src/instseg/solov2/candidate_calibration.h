@@ -15,6 +15,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace instseg {
 
@@ -24,5 +25,13 @@ class SOLOv2Impl;
 // logit shift applied to class 0's bias. target >= 0 (fewer when the grid has
 // fewer point-NMS survivors).
 double calibrate_solov2_candidates(SOLOv2Impl& model, const at::Tensor& images, int64_t target);
+
+// The shift of class 0's logits that puts `score_thr` between the target-th
+// and (target+1)-th largest point-NMS survivor of image 0, given the head's
+// category outputs (cls_preds: per level [N,C,S,S] logits). For sweeps that
+// shift copies of the outputs instead of the weights (bench_models --post-sweep).
+// *applied (optional): the count reached, min(target, survivors).
+double candidate_logit_shift(const std::vector<at::Tensor>& cls_preds, int64_t target, double score_thr,
+                             int64_t* applied = nullptr);
 
 }  // namespace instseg
