@@ -38,8 +38,8 @@ TEST_P(PthReader, PlainDict) {
   EXPECT_EQ(f.format, GetParam());
   ASSERT_TRUE(f.root.is_dict());
   EXPECT_EQ(keys_of(f.root), (std::vector<std::string>{"a", "b"}));
-  EXPECT_TRUE(f.root.get("a")->as_tensor().equal(pattern({2, 3})));
-  EXPECT_TRUE(f.root.get("b")->as_tensor().equal(pattern({4}, at::kLong, -2)));
+  EXPECT_TRUE(as_tensor(*f.root.get("a")).equal(pattern({2, 3})));
+  EXPECT_TRUE(as_tensor(*f.root.get("b")).equal(pattern({4}, at::kLong, -2)));
 }
 
 TEST_P(PthReader, ModuleStateDictIsAnOrderedDict) {
@@ -52,7 +52,7 @@ TEST_P(PthReader, ModuleStateDictIsAnOrderedDict) {
   const char* sorted[] = {"bn.bias",     "bn.num_batches_tracked", "bn.running_mean", "bn.running_var",
                           "bn.weight",   "conv.weight",            "fc.bias",         "fc.weight"};
   for (int i = 0; i < 8; ++i) {
-    const at::Tensor& t = f.root.get(sorted[i])->as_tensor();
+    const at::Tensor& t = as_tensor(*f.root.get(sorted[i]));
     if (i == 1) {
       EXPECT_EQ(t.scalar_type(), at::kLong);
       EXPECT_EQ(t.dim(), 0);
@@ -61,13 +61,13 @@ TEST_P(PthReader, ModuleStateDictIsAnOrderedDict) {
     }
     EXPECT_TRUE(t.equal(pattern(t.sizes(), at::kFloat, 100.0 * i) / 1000.0)) << sorted[i];
   }
-  EXPECT_EQ(f.root.get("conv.weight")->as_tensor().sizes(), (std::vector<int64_t>{4, 3, 3, 3}));
+  EXPECT_EQ(as_tensor(*f.root.get("conv.weight")).sizes(), (std::vector<int64_t>{4, 3, 3, 3}));
 }
 
 TEST_P(PthReader, SingleKeyDict) {
   PthFile f = read_pth(fixture("single", GetParam()));
   ASSERT_EQ(f.root.size(), 1u);
-  EXPECT_TRUE(f.root.get("only")->as_tensor().equal(pattern({3}, at::kFloat, 1.5)));
+  EXPECT_TRUE(as_tensor(*f.root.get("only")).equal(pattern({3}, at::kFloat, 1.5)));
 }
 
 TEST_P(PthReader, NestedMetaWithNumpy) {
@@ -98,50 +98,50 @@ TEST_P(PthReader, NestedMetaWithNumpy) {
   EXPECT_EQ(m.get("device")->repr(), "<torch.device args=('cpu',)>");
   EXPECT_EQ(m.get("dtype")->repr(), "<torch.float16>");
   EXPECT_EQ(m.get("size")->repr(), "(2, 3)");
-  EXPECT_TRUE(f.root.get("state_dict")->get("w")->as_tensor().equal(pattern({2})));
+  EXPECT_TRUE(as_tensor(*f.root.get("state_dict")->get("w")).equal(pattern({2})));
 }
 
 TEST_P(PthReader, ViewsShareOneStorage) {
   PthFile f = read_pth(fixture("views", GetParam()));
-  at::Tensor base = f.root.get("base")->as_tensor();
+  at::Tensor base = as_tensor(*f.root.get("base"));
   at::Tensor expect = pattern({4, 6});
   ASSERT_TRUE(base.equal(expect));
   const auto* impl = base.storage().unsafeGetStorageImpl();
   for (const char* k : {"t", "slice", "off", "expand", "empty"})
-    EXPECT_EQ(f.root.get(k)->as_tensor().storage().unsafeGetStorageImpl(), impl) << k;
-  at::Tensor t = f.root.get("t")->as_tensor();
+    EXPECT_EQ(as_tensor(*f.root.get(k)).storage().unsafeGetStorageImpl(), impl) << k;
+  at::Tensor t = as_tensor(*f.root.get("t"));
   EXPECT_EQ(t.strides(), (std::vector<int64_t>{1, 6}));
   EXPECT_TRUE(t.equal(expect.t()));
-  at::Tensor slice = f.root.get("slice")->as_tensor();
+  at::Tensor slice = as_tensor(*f.root.get("slice"));
   EXPECT_EQ(slice.storage_offset(), 6);
   EXPECT_TRUE(slice.equal(expect.slice(0, 1, 3).slice(1, 0, 6, 2)));
-  EXPECT_TRUE(f.root.get("off")->as_tensor().equal(expect.view(-1).slice(0, 5, 9)));
-  at::Tensor ex = f.root.get("expand")->as_tensor();
+  EXPECT_TRUE(as_tensor(*f.root.get("off")).equal(expect.view(-1).slice(0, 5, 9)));
+  at::Tensor ex = as_tensor(*f.root.get("expand"));
   EXPECT_EQ(ex.strides(), (std::vector<int64_t>{0, 0}));
   EXPECT_TRUE(ex.equal(at::full({3, 4}, 2.0f)));
-  EXPECT_EQ(f.root.get("empty")->as_tensor().numel(), 0);
+  EXPECT_EQ(as_tensor(*f.root.get("empty")).numel(), 0);
   // Writing through one view shows in the others, as in Python.
   base.view(-1)[7].fill_(-1.0f);
   EXPECT_EQ(t[1][1].item<float>(), -1.0f);
-  EXPECT_EQ(f.root.get("off")->as_tensor()[2].item<float>(), -1.0f);
+  EXPECT_EQ(as_tensor(*f.root.get("off"))[2].item<float>(), -1.0f);
 }
 
 TEST_P(PthReader, Dtypes) {
   PthFile f = read_pth(fixture("dtypes", GetParam()));
   const PyValue& r = f.root;
-  EXPECT_TRUE(r.get("f16")->as_tensor().equal(pattern({5}, at::kHalf, -2) / 4));
-  EXPECT_TRUE(r.get("bf16")->as_tensor().equal(pattern({5}, at::kBFloat16, -2) / 4));
-  EXPECT_TRUE(r.get("bool")->as_tensor().equal(at::tensor({1, 0, 1, 1, 0}).to(at::kBool)));
-  EXPECT_TRUE(r.get("i64")->as_tensor().equal(pattern({5}, at::kLong, -1099511627776.0)));
-  EXPECT_TRUE(r.get("u8")->as_tensor().equal(pattern({5}, at::kByte, 250)));
-  EXPECT_TRUE(r.get("i32")->as_tensor().equal(pattern({5}, at::kInt, -3)));
-  EXPECT_TRUE(r.get("i16")->as_tensor().equal(pattern({5}, at::kShort, -3)));
-  EXPECT_TRUE(r.get("i8")->as_tensor().equal(pattern({5}, at::kChar, -3)));
-  EXPECT_TRUE(r.get("f64")->as_tensor().equal(pattern({5}, at::kDouble) / 3));
-  at::Tensor s = r.get("scalar")->as_tensor();
+  EXPECT_TRUE(as_tensor(*r.get("f16")).equal(pattern({5}, at::kHalf, -2) / 4));
+  EXPECT_TRUE(as_tensor(*r.get("bf16")).equal(pattern({5}, at::kBFloat16, -2) / 4));
+  EXPECT_TRUE(as_tensor(*r.get("bool")).equal(at::tensor({1, 0, 1, 1, 0}).to(at::kBool)));
+  EXPECT_TRUE(as_tensor(*r.get("i64")).equal(pattern({5}, at::kLong, -1099511627776.0)));
+  EXPECT_TRUE(as_tensor(*r.get("u8")).equal(pattern({5}, at::kByte, 250)));
+  EXPECT_TRUE(as_tensor(*r.get("i32")).equal(pattern({5}, at::kInt, -3)));
+  EXPECT_TRUE(as_tensor(*r.get("i16")).equal(pattern({5}, at::kShort, -3)));
+  EXPECT_TRUE(as_tensor(*r.get("i8")).equal(pattern({5}, at::kChar, -3)));
+  EXPECT_TRUE(as_tensor(*r.get("f64")).equal(pattern({5}, at::kDouble) / 3));
+  at::Tensor s = as_tensor(*r.get("scalar"));
   EXPECT_EQ(s.dim(), 0);
   EXPECT_EQ(s.item<float>(), 2.5f);
-  EXPECT_TRUE(r.get("param")->as_tensor().equal(pattern({2, 2})));  // _rebuild_parameter
+  EXPECT_TRUE(as_tensor(*r.get("param")).equal(pattern({2, 2})));  // _rebuild_parameter
 }
 
 TEST_P(PthReader, MmdetTrainingCheckpoint) {
@@ -187,7 +187,7 @@ TEST_P(PthReader, MmdetTrainingCheckpoint) {
 INSTANTIATE_TEST_SUITE_P(Formats, PthReader, ::testing::Values("zip", "legacy"));
 
 TEST(PthReaderWeights, FindsStateDictModelOrTopLevel) {
-  PyValue t = PyValue::tensor(at::ones({2}));
+  PyValue t = tensor_value(at::ones({2}));
   PyValue inner = PyValue::dict();
   inner.dict_set(PyValue::str("module.a"), t);
   inner.dict_set(PyValue::str("b"), t);

@@ -1,5 +1,6 @@
 // Unpickler and PyValue on hand-made pickles (bytes produced offline with CPython's pickle).
 #include "instseg/checkpoint/py_value.h"
+#include "instseg/checkpoint/tensor_value.h"
 #include "instseg/checkpoint/unpickler.h"
 #include "instseg/core/check.h"
 
@@ -56,7 +57,7 @@ TEST(PyValue, ReprLooksLikePython) {
                              PyValue::str("it's\n")});
   EXPECT_EQ(l.repr(), "[0.1, 2.0, None, (False,), b'a\\x00\\'\\t', 'it\\'s\\n']");
   EXPECT_EQ(l.depth(), 2);
-  EXPECT_EQ(PyValue::tensor(at::zeros({2, 3}, at::kHalf)).repr(), "tensor(shape=[2, 3], dtype=float16)");
+  EXPECT_EQ(tensor_value(at::zeros({2, 3}, at::kHalf)).repr(), "tensor(shape=[2, 3], dtype=float16)");
 }
 
 TEST(Unpickler, Protocol4Opcodes) {
@@ -102,13 +103,25 @@ TEST(Unpickler, OrderedDictAndUnknownGlobals) {
   EXPECT_EQ(obj.opaque_state().get("n")->as_int(), 2);
 }
 
-TEST(Unpickler, RebuildTensorNeedsAStorage) {
-  at::Tensor flat = at::arange(12, at::kFloat);
-  PyValue st = PyValue::storage(flat);
-  at::Tensor t = rebuild_tensor(st, 2, PyValue::tuple({PyValue::from_int(2), PyValue::from_int(3)}),
+TEST(Unpickler, RebuildTensorDescribesAViewInsideItsStorage) {
+  // A window of 12 float32 from element 1 of storage '0' (a legacy storage view).
+  StorageRef ref;
+  ref.key = "0";
+  ref.dtype = DType::float32;
+  ref.offset = 1;
+  ref.numel = 12;
+  ref.storage_nbytes = 13 * 4;
+  PyValue st = PyValue::storage(ref);
+  EXPECT_EQ(st.repr(), "storage(shape=[12], dtype=float32)");
+  TensorDesc t = rebuild_tensor(st, 2, PyValue::tuple({PyValue::from_int(2), PyValue::from_int(3)}),
                                 PyValue::tuple({PyValue::from_int(1), PyValue::from_int(2)}));
-  EXPECT_EQ(t.storage().unsafeGetStorageImpl(), flat.storage().unsafeGetStorageImpl());
-  EXPECT_TRUE(t.equal(at::tensor({2.f, 4.f, 6.f, 3.f, 5.f, 7.f}).view({2, 3})));
+  EXPECT_EQ(t.storage_key, "0");
+  EXPECT_EQ(t.dtype, DType::float32);
+  EXPECT_EQ(t.offset, 3);  // the window's 1 + the view's 2
+  EXPECT_EQ(t.sizes, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(t.strides, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(t.numel(), 6);
+  EXPECT_EQ(PyValue::tensor(t).repr(), "tensor(shape=[2, 3], dtype=float32)");
   // One element past the end: offset 2 + (2-1)*1 + (3-1)*5 = 13 > 11.
   EXPECT_THROW(rebuild_tensor(st, 2, PyValue::tuple({PyValue::from_int(2), PyValue::from_int(3)}),
                               PyValue::tuple({PyValue::from_int(1), PyValue::from_int(5)})),

@@ -16,6 +16,9 @@ bool have_shared();
 std::string instseg_binary();
 // A fresh empty temporary directory, removed by the OS at reboot only.
 std::string temp_dir(const std::string& tag);
+// A whole file's bytes ("" when it cannot be read), and bytes written over a file.
+std::string read_bytes(const std::string& path);
+void write_bytes(const std::string& path, const std::string& bytes);
 
 // A small tmpfs mounted on a fresh temporary directory for the test's
 // lifetime (full-disk tests). Mounting needs root (CAP_SYS_ADMIN): ok() is

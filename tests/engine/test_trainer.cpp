@@ -163,14 +163,14 @@ TEST(Trainer, CheckpointLayoutForPython) {
   EXPECT_EQ(f.root.get("meta")->get("iter")->as_int(), 2);
   const PyValue& sd = *f.root.get("state_dict");
   ASSERT_TRUE(sd.get("backbone.weight"));
-  EXPECT_TRUE(sd.get("backbone.weight")->as_tensor().equal(r.model->backbone->weight.detach()));
+  EXPECT_TRUE(as_tensor(*sd.get("backbone.weight")).equal(r.model->backbone->weight.detach()));
   const PyValue& opt = *f.root.get("optimizer");
   ASSERT_EQ(opt.get("param_groups")->size(), 2u);  // backbone (x0.5) and the rest
   const PyValue* st0 = opt.get("state")->get(PyValue::from_int(0));
   ASSERT_TRUE(st0);
   EXPECT_TRUE(st0->get("exp_avg") && st0->get("exp_avg_sq"));
-  EXPECT_FLOAT_EQ(st0->get("step")->as_tensor().item<float>(), 2.0f);
-  EXPECT_TRUE(f.root.get("rng")->get("torch_cpu")->as_tensor().numel() > 0);
+  EXPECT_FLOAT_EQ(as_tensor(*st0->get("step")).item<float>(), 2.0f);
+  EXPECT_TRUE(as_tensor(*f.root.get("rng")->get("torch_cpu")).numel() > 0);
 }
 
 // mmdet writes meta.dataset_meta = the training set's metainfo; its tools

@@ -149,7 +149,7 @@ TEST(CliForward, BackboneOnlyWithoutMeta) {
   TensorDict in = read_dict(dir + "/forward_in.pt");
   const std::string tmp = test::temp_dir("fwd_img_only");
   PyValue root = PyValue::dict();
-  root.dict_set(PyValue::str("img"), PyValue::tensor(in.at("img")));
+  root.dict_set(PyValue::str("img"), tensor_value(in.at("img")));
   write_pth(tmp + "/in.pt", root);
   std::string cmd = test::instseg_binary() + " --log-level warning forward --config " + dir + "/config.json" +
                     " --checkpoint " + dir + "/checkpoint.pth --input " + tmp + "/in.pt --out " + tmp + "/out.pt";

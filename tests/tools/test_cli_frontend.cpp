@@ -1,7 +1,7 @@
 // The two executables of the CLI (tools/instseg/main.cpp, cmd_forwarded.cpp,
-// command_list.cpp): `instseg` links no LibTorch, runs --help, --version and
-// eval itself, and hands every other command to instseg-torch next to it with
-// the same arguments, output and exit status.
+// command_list.cpp): `instseg` links no LibTorch, runs --help, --version, eval
+// and inspect itself, and hands every other command to instseg-torch next to
+// it with the same arguments, output and exit status.
 #include "common/test_util.h"
 #include "tools/cli_util.h"
 
@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -37,6 +39,26 @@ std::string subcommand_lines(const std::string& help) {
 
 const std::vector<std::string> kCommands = {"inspect", "forward", "train", "launch", "eval", "test", "predict"};
 
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// tests/data/checkpoint/inspect/<name>.{txt,json}: what `instseg inspect` printed
+// when it ran in instseg-torch (main at 500c788, LibTorch's reader), "@PATH@"
+// standing for the checkpoint's path.
+std::string inspect_golden(const std::string& name, bool json, const std::string& path) {
+  std::string text = slurp(test::data_path("checkpoint/inspect/" + name + (json ? ".json" : ".txt")));
+  EXPECT_FALSE(text.empty()) << name;
+  for (size_t at; (at = text.find("@PATH@")) != std::string::npos;) text.replace(at, 6, path);
+  return text;
+}
+
+const std::vector<std::string> kInspectFixtures = {"mmdet_zip",  "mmdet_legacy", "meta_zip",   "meta_legacy",
+                                                   "views_zip",  "views_legacy", "dtypes_zip", "dtypes_legacy"};
+
 TEST(CliFrontend, InstsegLoadsNoLibTorch) {
   ASSERT_TRUE(fs::exists(test::instseg_binary())) << test::instseg_binary();
   ASSERT_TRUE(fs::exists(torch_binary())) << torch_binary();
@@ -51,6 +73,54 @@ TEST(CliFrontend, InstsegLoadsNoLibTorch) {
   const std::string heavy = run("ldd " + torch_binary(), &code);
   ASSERT_EQ(code, 0) << heavy;
   EXPECT_TRUE(has(heavy, "libc10")) << heavy;
+  // What the loader maps while instseg runs its own commands (nothing dlopen'ed either),
+  // inspect on a zip and a legacy file included.
+  for (const std::string& args : std::vector<std::string>{" --help", " inspect " + test::data_path("checkpoint/mmdet_zip.pth"),
+                                                         " inspect " + test::data_path("checkpoint/mmdet_legacy.pth") + " --json"}) {
+    // (run() adds "2>&1": the subshell keeps the loader's stderr and drops the program's stdout.)
+    const std::string loaded = run("(LD_DEBUG=libs " + test::instseg_binary() + args + " 2>&1 >/dev/null)", &code);
+    EXPECT_EQ(code, 0) << args << "\n" << loaded;
+    EXPECT_TRUE(has(loaded, "calling init")) << "LD_DEBUG shows nothing:\n" << loaded;
+    for (const std::string lib : {"libtorch", "libc10"})
+      EXPECT_FALSE(has(loaded, lib)) << lib << " is loaded by instseg" << args << ":\n" << loaded;
+  }
+  const std::string heavy_loaded = run("(LD_DEBUG=libs " + torch_binary() + " --help 2>&1 >/dev/null)", &code);
+  EXPECT_TRUE(has(heavy_loaded, "libc10")) << heavy_loaded;
+}
+
+// `instseg inspect` runs in instseg itself (here a copy with no instseg-torch
+// next to it) and prints, text and --json, what it printed when it was
+// instseg-torch's command; instseg-torch prints the same.
+TEST(CliFrontend, InspectRunsInInstsegAndPrintsWhatInstsegTorchPrinted) {
+  const std::string dir = test::temp_dir("cli_frontend_inspect");
+  const std::string lone = dir + "/instseg";
+  fs::copy_file(test::instseg_binary(), lone, fs::copy_options::overwrite_existing);
+  int code = -1;
+  for (const std::string& name : kInspectFixtures) {
+    const std::string path = test::data_path("checkpoint/" + name + ".pth");
+    for (bool json : {false, true}) {
+      const std::string args = " inspect " + path + (json ? " --json" : "");
+      const std::string expected = inspect_golden(name, json, path);
+      // instseg: nothing on stderr either (instseg-torch logs its LibTorch thread setting there).
+      std::string out = run(lone + args + " 2>&1", &code);
+      EXPECT_EQ(code, 0) << out;
+      EXPECT_EQ(out, expected) << name << (json ? " --json" : "");
+      out = run("(" + torch_binary() + args + " 2>/dev/null)", &code);
+      EXPECT_EQ(code, 0) << out;
+      EXPECT_EQ(out, expected) << "instseg-torch " << name << (json ? " --json" : "");
+    }
+  }
+  // A bad file: exit status 1 and an error naming the file, the problem and where.
+  const std::string bytes = slurp(test::data_path("checkpoint/mmdet_legacy.pth"));
+  const std::string cut = dir + "/cut.pth";
+  std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  std::string out = run(lone + " inspect " + cut + " 2>&1", &code);
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_TRUE(has(out, cut + ": ")) << out;
+  EXPECT_TRUE(has(out, "at byte ")) << out;
+  out = run(lone + " inspect " + dir + "/missing.pth 2>&1", &code);
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_TRUE(has(out, dir + "/missing.pth: cannot open file")) << out;
 }
 
 TEST(CliFrontend, HelpListsEveryCommandAsInstsegTorchDoes) {
@@ -97,11 +167,15 @@ TEST(CliFrontend, TorchCommandsGetTheirArgumentsHelpAndExitStatus) {
   // Arguments arrive unchanged (a space inside one), global options on either
   // side of the command too, and the exit status is instseg-torch's.
   const std::string missing = test::temp_dir("cli_frontend_args") + "/no such dir/x.pth";
-  const std::string args = " --log-level warning inspect '" + missing + "' --threads 1";
+  // (test's checkpoint must exist: CLI11's error, exit status 105.)
+  const std::string args = " --log-level warning test " +
+                           test::source_path("configs/solov2/solov2-light_r18_fpn_nuclei.yaml") + " '" + missing +
+                           "' --threads 1";
   out = run(test::instseg_binary() + args, &code);
   int torch_code = -2;
   const std::string torch_out = run(torch_binary() + args, &torch_code);
-  EXPECT_EQ(code, 1) << out;
+  EXPECT_NE(code, 0) << out;
+  EXPECT_NE(code, 1) << out;  // 1 is what a failed exec would give
   EXPECT_EQ(code, torch_code) << torch_out;
   EXPECT_TRUE(has(out, missing)) << out;
   // A CLI11 error of the forwarded command: its exit code, not instseg's.

@@ -28,7 +28,7 @@ const char* kTorchrun = "/usr/bin/torchrun";
 // "optimizer/state/<i>/exp_avg", ...).
 void collect(const PyValue& v, const std::string& path, std::map<std::string, at::Tensor>& out) {
   if (v.is_tensor()) {
-    out[path] = v.as_tensor();
+    out[path] = as_tensor(v);
   } else if (v.is_dict()) {
     for (const auto& kv : v.dict_items())
       collect(kv.second, path + "/" + (kv.first.is_str() ? kv.first.as_str() : kv.first.repr()), out);

@@ -145,7 +145,7 @@ void run_forward(const ForwardArgs& a) {
   }
 
   PyValue root = PyValue::dict();
-  for (const auto& kv : out) root.dict_set(PyValue::str(kv.first), PyValue::tensor(kv.second.contiguous()));
+  for (const auto& kv : out) root.dict_set(PyValue::str(kv.first), tensor_value(kv.second.contiguous()));
   write_pth(a.out, root);
   log_info("forward: wrote ", out.size(), " tensors to ", a.out);
 }

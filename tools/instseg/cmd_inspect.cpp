@@ -1,9 +1,10 @@
 // `instseg inspect CKPT [--json]`: what a .pth file holds (format, meta, every
-// weight with shape and dtype), from our own reader; no Python needed.
+// weight with shape and dtype), from our own reader; no Python needed, and no
+// LibTorch: both executables run it from the tensors' descriptions
+// (checkpoint/inspect.h, library instseg_pth).
 #include "commands.h"
 
 #include "instseg/checkpoint/inspect.h"
-#include "instseg/checkpoint/pth_reader.h"
 
 #include <iostream>
 #include <memory>
@@ -20,7 +21,7 @@ void add_inspect_command(CLI::App& app) {
   cmd->add_option("checkpoint", args->checkpoint, "checkpoint file (torch.save zip or legacy format)")->required();
   cmd->add_flag("--json", args->json, "machine-readable JSON instead of text");
   cmd->callback([args]() {
-    CheckpointInfo info = describe_checkpoint(read_pth(args->checkpoint));
+    const CheckpointInfo info = inspect_checkpoint(args->checkpoint);
     std::cout << (args->json ? inspect_json(info) : inspect_text(info)) << std::flush;
   });
 }

@@ -8,10 +8,10 @@
 namespace instseg::cli {
 
 const std::vector<CommandInfo>& command_list() {
-  // `instseg --help` order. inspect needs LibTorch today: the .pth reader
-  // materialises every weight as an at::Tensor (checkpoint/py_value.h).
+  // `instseg --help` order. inspect and eval are LibTorch-free: inspect lists
+  // the weights from their descriptions (checkpoint/inspect.h).
   static const std::vector<CommandInfo> list = {
-      {"inspect", "Print a .pth checkpoint's format, meta, and every weight's shape and dtype", true},
+      {"inspect", "Print a .pth checkpoint's format, meta, and every weight's shape and dtype", false},
       {"forward", "Run the network on a normalised, padded batch (IN.pt) and write named intermediate tensors", true},
       {"train", "Train a model from a config (mmdetection's tools/train.py)", true},
       {"launch", "Run N local copies of an instseg command for distributed training (torchrun-style)", true},

@@ -4,7 +4,7 @@
 //
 // Two executables: `instseg` links no LibTorch (loading it costs ~0.75 s of
 // CPU per process, most of an `instseg eval`), parses the global options and
-// runs --help, --version and eval itself; every LibTorch command it hands to
+// runs --help, --version, eval and inspect itself; every LibTorch command it hands to
 // `instseg-torch`, installed next to it, by exec'ing it with the same argv.
 #pragma once
 #include "instseg/core/log.h"
@@ -52,6 +52,7 @@ const CommandInfo* torch_command_in(const CLI::App& app, int argc, char** argv);
 void add_forwarded_command(CLI::App& app, const CommandInfo& info, char** argv);
 
 // `instseg inspect CKPT [--json]`: format, meta and every weight with shape and dtype.
+// LibTorch-free.
 void add_inspect_command(CLI::App& app);
 
 // `instseg launch -n N -- <command>`: N local processes with torchrun's variables.

@@ -1,8 +1,8 @@
 // instseg: train, evaluate and run SOLOv2 and QueryInst from C++.
 //
-// This executable links no LibTorch: --help, --version and `eval` run here
-// without paying LibTorch's static initialisation (~0.75 s of CPU per
-// process, more than the evaluation of a 500-image set). Every other command
+// This executable links no LibTorch: --help, --version, `eval` and `inspect`
+// run here without paying LibTorch's static initialisation (~0.75 s of CPU
+// per process, more than the evaluation of a 500-image set). Every other command
 // is exec'd in instseg-torch (torch_main.cpp) with the same argv, so its
 // options, help, output and exit status are instseg-torch's.
 #include "commands.h"
@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
     for (const cli::CommandInfo& c : cli::command_list()) {
       if (c.torch)
         cli::add_forwarded_command(app, c, argv);
+      else if (std::string(c.name) == "inspect")
+        cli::add_inspect_command(app);
       else if (std::string(c.name) == "eval")
         cli::add_eval_command(app);
       else

@@ -1,12 +1,11 @@
 #include "instseg/checkpoint/inspect.h"
 
-#include "instseg/core/check.h"
-
-#include <ATen/ATen.h>
+#include "instseg/core/require.h"
 
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <sstream>
 
 namespace instseg {
@@ -15,9 +14,11 @@ namespace {
 void flatten(const PyValue& v, const std::string& prefix, CheckpointInfo& info, int depth) {
   if (depth > 32) return;
   if (v.is_tensor()) {
-    const at::Tensor& t = v.as_tensor();
-    info.tensors.push_back({prefix, t.sizes().vec(), dtype_name(t.scalar_type())});
-    info.num_elements += t.numel();
+    const TensorDesc& t = v.tensor_desc();
+    info.tensors.push_back({prefix, t.sizes, dtype_name(t.dtype)});
+    // Expanded views (stride 0) of a hostile file can each claim ~2^62 elements: saturate.
+    if (__builtin_add_overflow(info.num_elements, t.numel(), &info.num_elements))
+      info.num_elements = std::numeric_limits<int64_t>::max();
     return;
   }
   auto join = [&](const std::string& k) { return prefix.empty() ? k : prefix + "." + k; };
@@ -96,10 +97,11 @@ void json_to(const PyValue& v, std::ostringstream& os, int depth) {
     }
     case K::Tensor:
     case K::Storage: {
-      const at::Tensor& t = v.as_tensor();
+      const std::vector<int64_t> shape = v.is_tensor() ? v.tensor_desc().sizes : std::vector<int64_t>{v.storage_ref().numel};
       os << "{\"tensor\": {\"shape\": [";
-      for (int64_t d = 0; d < t.dim(); ++d) os << (d ? ", " : "") << t.size(d);
-      os << "], \"dtype\": " << json_quote(dtype_name(t.scalar_type())) << "}}";
+      for (size_t d = 0; d < shape.size(); ++d) os << (d ? ", " : "") << shape[d];
+      os << "], \"dtype\": "
+         << json_quote(dtype_name(v.is_tensor() ? v.tensor_desc().dtype : v.storage_ref().dtype)) << "}}";
       break;
     }
     case K::Global: os << "{\"__global__\": " << json_quote(v.as_str()) << "}"; break;
@@ -138,6 +140,8 @@ std::string to_json(const PyValue& v) {
   json_to(v, os, 0);
   return os.str();
 }
+
+CheckpointInfo inspect_checkpoint(const std::string& path) { return describe_checkpoint(PthArchive(path).file()); }
 
 CheckpointInfo describe_checkpoint(const PthFile& file) {
   CheckpointInfo info;

@@ -2,8 +2,13 @@
 // other top-level entries, and every tensor of its weights with shape and dtype,
 // in file order and with the keys exactly as stored (no "module." stripping),
 // i.e. what Python's torch.load(...)["state_dict"].items() shows.
+//
+// LibTorch-free (library instseg_pth): the light `instseg` executable runs
+// `instseg inspect` from the tensors' descriptions (checkpoint/pth_archive.h);
+// no weight is read, so a zip record's CRC-32 is checked only when the
+// weights are loaded (checkpoint/pth_reader.h).
 #pragma once
-#include "instseg/checkpoint/pth_reader.h"
+#include "instseg/checkpoint/pth_archive.h"
 #include "instseg/checkpoint/py_value.h"
 
 #include <cstdint>
@@ -29,7 +34,10 @@ struct CheckpointInfo {
   int64_t num_elements = 0;
 };
 
+// A file's tree (from PthArchive or read_pth) described.
 CheckpointInfo describe_checkpoint(const PthFile& file);
+// describe_checkpoint of PthArchive(path): throws instseg::Error "<path>: ..." for a bad file.
+CheckpointInfo inspect_checkpoint(const std::string& path);
 
 // Human-readable: header lines, meta (long values abbreviated), one line per tensor.
 std::string inspect_text(const CheckpointInfo& info);

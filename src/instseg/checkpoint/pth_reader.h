@@ -1,32 +1,21 @@
-// Reads files written by Python `torch.save`, in both formats:
-//  * zip (torch >= 1.6 default): records <archive>/data.pkl, <archive>/data/<key>,
-//    <archive>/version, read with caffe2::serialize::PyTorchStreamReader;
-//  * legacy (`_use_new_zipfile_serialization=False`, the OpenMMLab model zoo):
-//    pickles for the magic number, protocol version and sys_info, the main pickle
-//    (storages as persistent ids), the list of storage keys, then every storage
-//    raw as <int64 numel><numel * element size bytes>.
-// Tensors keep Python's sharing: views of one storage stay views of one storage.
+// Reads files written by Python `torch.save` (zip and legacy formats,
+// checkpoint/pth_archive.h) with every tensor as an at::Tensor: PthArchive
+// parses the file and checks it without LibTorch, then each storage is copied
+// into one CPU storage and every tensor value of the tree gets its view of it
+// (as_tensor, checkpoint/tensor_value.h). Tensors keep Python's sharing: views
+// of one storage stay views of one storage.
 // Every failure is an instseg::Error "<path>: <what> at byte <offset>".
 #pragma once
+#include "instseg/checkpoint/pth_archive.h"
 #include "instseg/checkpoint/py_value.h"
+#include "instseg/checkpoint/tensor_value.h"
 #include "instseg/structures/tensor_dict.h"
 
 #include <string>
 
 namespace instseg {
 
-struct PthFile {
-  std::string path;
-  std::string format;  // "zip" or "legacy"
-  PyValue root;        // the object passed to torch.save
-};
-
 PthFile read_pth(const std::string& path);
-
-// The weights container of a checkpoint: root["state_dict"] if it is a dict, else
-// root["model"] if it is a dict, else root itself. `where` receives "state_dict",
-// "model" or "" (top level).
-const PyValue& find_weights(const PyValue& root, std::string* where = nullptr);
 
 // The tensor entries of a weights dict with str keys, in file order (other entries are
 // skipped). With strip_module, a leading "module." (DataParallel) is removed, like mmengine.

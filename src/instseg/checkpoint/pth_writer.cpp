@@ -1,6 +1,7 @@
 #include "instseg/checkpoint/pth_writer.h"
 
-#include "instseg/checkpoint/unpickler.h"
+#include "instseg/checkpoint/dtype.h"
+#include "instseg/checkpoint/tensor_value.h"
 #include "instseg/core/atomic_file.h"
 #include "instseg/core/check.h"
 
@@ -100,7 +101,9 @@ class Pickler {
     op('(');
     op('(');  // persistent id
     unicode("storage");
-    global("torch." + storage_class_name(t.scalar_type()));
+    const auto dtype = dtype_of(t.scalar_type());
+    if (!dtype) fail("cannot save tensors of dtype ", dtype_name(t.scalar_type()));
+    global(std::string("torch.") + storage_class_name(*dtype));
     unicode(std::to_string(it->second));
     unicode("cpu");
     integer(flat.numel());
@@ -170,7 +173,7 @@ class Pickler {
           op('u');
         }
         break;
-      case K::Tensor: tensor(v.as_tensor()); break;
+      case K::Tensor: tensor(as_tensor(v)); break;
       case K::Storage: fail("cannot pickle a bare storage");
       case K::Global: global(v.as_str()); break;
       case K::Opaque: {
@@ -262,7 +265,7 @@ void write_pth(const std::string& path, const PyValue& root) {
 
 PyValue state_dict_value(const TensorDict& state_dict) {
   PyValue d = PyValue::dict();
-  for (const auto& kv : state_dict) d.dict_set(PyValue::str(kv.first), PyValue::tensor(kv.second));
+  for (const auto& kv : state_dict) d.dict_set(PyValue::str(kv.first), tensor_value(kv.second));
   return d;
 }
 

@@ -13,6 +13,7 @@
 // remains ("no space left on device writing <path> ...").
 #pragma once
 #include "instseg/checkpoint/py_value.h"
+#include "instseg/checkpoint/tensor_value.h"
 #include "instseg/structures/tensor_dict.h"
 
 #include <string>

@@ -1,8 +1,6 @@
 #include "instseg/checkpoint/py_value.h"
 
-#include "instseg/core/check.h"
-
-#include <ATen/ATen.h>
+#include "instseg/core/require.h"
 
 #include <cmath>
 #include <cstdio>
@@ -22,7 +20,9 @@ struct PyValue::Node {
   Items items;    // list / tuple elements, opaque appended items
   DictItems dict;  // dict entries, opaque set items
   std::unordered_map<std::string, size_t> index;  // hashable key signature -> position in dict
-  at::Tensor t;   // tensor, storage
+  TensorDesc tensor;   // tensor
+  StorageRef storage;  // storage
+  std::any data;       // tensor, storage: the LibTorch side's at::Tensor
   std::unique_ptr<PyValue> args;   // opaque: constructor args (null = None)
   std::unique_ptr<PyValue> state;  // opaque: BUILD state (null = None)
   int depth = 0;
@@ -146,7 +146,7 @@ void repr_dict(const PyValue::DictItems& items, std::ostringstream& os, int dept
   os << "}";
 }
 
-std::string shape_str(at::IntArrayRef sizes) {
+std::string shape_str(const std::vector<int64_t>& sizes) {
   std::string s = "[";
   for (size_t i = 0; i < sizes.size(); ++i) s += (i ? ", " : "") + std::to_string(sizes[i]);
   return s + "]";
@@ -176,11 +176,14 @@ void repr_to(const PyValue& v, std::ostringstream& os, int depth_left, size_t ma
       os << (v.items().size() == 1 ? ",)" : ")");
       break;
     case K::Dict: repr_dict(v.dict_items(), os, depth_left, max_items); break;
-    case K::Tensor:
+    case K::Tensor: {
+      const TensorDesc& t = v.tensor_desc();
+      os << "tensor(shape=" << shape_str(t.sizes) << ", dtype=" << dtype_name(t.dtype) << ")";
+      break;
+    }
     case K::Storage: {
-      const at::Tensor& t = v.as_tensor();
-      os << (v.is_tensor() ? "tensor(shape=" : "storage(shape=") << shape_str(t.sizes())
-         << ", dtype=" << dtype_name(t.scalar_type()) << ")";
+      const StorageRef& s = v.storage_ref();
+      os << "storage(shape=" << shape_str({s.numel}) << ", dtype=" << dtype_name(s.dtype) << ")";
       break;
     }
     case K::Global: os << "<" << v.as_str() << ">"; break;
@@ -210,6 +213,12 @@ void repr_to(const PyValue& v, std::ostringstream& os, int depth_left, size_t ma
 }
 
 }  // namespace
+
+int64_t TensorDesc::numel() const {
+  int64_t n = 1;
+  for (int64_t s : sizes) n *= s;
+  return n;
+}
 
 PyValue::PyValue() : node_(std::make_shared<Node>()) {}
 PyValue::PyValue(std::shared_ptr<Node> n) : node_(std::move(n)) {}
@@ -284,17 +293,18 @@ PyValue PyValue::dict() {
   return PyValue(n);
 }
 
-PyValue PyValue::tensor(const at::Tensor& t) {
+PyValue PyValue::tensor(TensorDesc desc) {
   auto n = std::make_shared<Node>();
   n->kind = Kind::Tensor;
-  n->t = t;
+  n->tensor = std::move(desc);
   return PyValue(n);
 }
 
-PyValue PyValue::storage(const at::Tensor& flat) {
-  PyValue v = tensor(flat);
-  v.node_->kind = Kind::Storage;
-  return v;
+PyValue PyValue::storage(StorageRef ref) {
+  auto n = std::make_shared<Node>();
+  n->kind = Kind::Storage;
+  n->storage = std::move(ref);
+  return PyValue(n);
 }
 
 PyValue PyValue::global(const std::string& dotted_name) {
@@ -361,9 +371,21 @@ const std::string& PyValue::as_str() const {
   return node_->s;
 }
 
-const at::Tensor& PyValue::as_tensor() const {
-  if (!(is_tensor() || is_storage())) fail("expected a tensor, got ", kind_name());
-  return node_->t;
+const TensorDesc& PyValue::tensor_desc() const {
+  if (!is_tensor()) fail("expected a tensor, got ", kind_name());
+  return node_->tensor;
+}
+
+const StorageRef& PyValue::storage_ref() const {
+  if (!is_storage()) fail("expected a storage, got ", kind_name());
+  return node_->storage;
+}
+
+const std::any& PyValue::tensor_data() const { return node_->data; }
+
+void PyValue::set_tensor_data(std::any data) const {
+  if (!(is_tensor() || is_storage())) fail("tensor data for a ", kind_name());
+  node_->data = std::move(data);
 }
 
 const PyValue::Items& PyValue::items() const {
@@ -442,24 +464,6 @@ std::string PyValue::repr(int max_depth, size_t max_items) const {
   std::ostringstream os;
   repr_to(*this, os, max_depth, max_items);
   return os.str();
-}
-
-std::string dtype_name(at::ScalarType t) {
-  switch (t) {
-    case at::kFloat: return "float32";
-    case at::kDouble: return "float64";
-    case at::kHalf: return "float16";
-    case at::kBFloat16: return "bfloat16";
-    case at::kBool: return "bool";
-    case at::kByte: return "uint8";
-    case at::kChar: return "int8";
-    case at::kShort: return "int16";
-    case at::kInt: return "int32";
-    case at::kLong: return "int64";
-    case at::kComplexFloat: return "complex64";
-    case at::kComplexDouble: return "complex128";
-    default: return std::string(c10::toString(t));
-  }
 }
 
 }  // namespace instseg

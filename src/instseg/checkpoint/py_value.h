@@ -5,15 +5,22 @@
 //
 // Kinds: None, bool, int (int64; Python ints beyond 64 bits keep their decimal
 // text), float (double), str (UTF-8), bytes, list, tuple, dict (insertion
-// ORDERED, keys are PyValues, usually str), tensor (at::Tensor), storage (the
-// internal result of a persistent id: a 1-D typed tensor over a whole storage),
+// ORDERED, keys are PyValues, usually str), tensor (a TensorDesc: which storage
+// of the file, dtype, sizes, strides, offset), storage (the internal result of
+// a persistent id: a StorageRef, a typed window on one storage of the file),
 // global (a reference to a class/function "module.name") and opaque (an object
 // of an unknown class: its global name, constructor args, BUILD state and any
 // items appended/set on it). Unknown classes (numpy, mmengine) stay opaque so
 // that loading never depends on knowing them.
+//
+// LibTorch-free (library instseg_pth): a tensor here is only its description,
+// enough for `instseg inspect`. The LibTorch side (checkpoint/pth_reader.h)
+// attaches each tensor's at::Tensor as the value's tensor data
+// (checkpoint/tensor_value.h: as_tensor, tensor_value).
 #pragma once
-#include <ATen/core/Tensor.h>
+#include "instseg/checkpoint/dtype.h"
 
+#include <any>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -21,6 +28,26 @@
 #include <vector>
 
 namespace instseg {
+
+// A typed window on one storage of a file: `numel` elements of `dtype` from
+// element `offset` (legacy storage views start inside their storage); the
+// whole storage holds `storage_nbytes` bytes.
+struct StorageRef {
+  std::string key;
+  DType dtype = DType::uint8;
+  int64_t offset = 0;
+  int64_t numel = 0;
+  uint64_t storage_nbytes = 0;
+};
+
+// A tensor as torch._utils._rebuild_tensor makes it: a strided view of a storage.
+struct TensorDesc {
+  std::string storage_key;  // the file's storage key; empty for tensors made in memory
+  DType dtype = DType::float32;
+  int64_t offset = 0;  // in elements of dtype from the storage's start
+  std::vector<int64_t> sizes, strides;
+  int64_t numel() const;
+};
 
 class PyValue {
  public:
@@ -40,8 +67,8 @@ class PyValue {
   static PyValue list(Items items = {});
   static PyValue tuple(Items items = {});
   static PyValue dict();
-  static PyValue tensor(const at::Tensor& t);
-  static PyValue storage(const at::Tensor& flat);
+  static PyValue tensor(TensorDesc desc);
+  static PyValue storage(StorageRef ref);
   static PyValue global(const std::string& dotted_name);
   static PyValue opaque(const std::string& class_name, PyValue args);
 
@@ -67,7 +94,14 @@ class PyValue {
   int64_t as_int() const;     // also accepts bool; a big int throws
   double as_float() const;    // also accepts int and bool
   const std::string& as_str() const;   // str or bytes; a big int's text; global/opaque name
-  const at::Tensor& as_tensor() const;  // tensor or storage
+  const TensorDesc& tensor_desc() const;  // tensor
+  const StorageRef& storage_ref() const;   // storage
+
+  // What the LibTorch side attaches to a tensor or storage value: its at::Tensor
+  // (checkpoint/tensor_value.h); empty until then. Set on the shared node, so
+  // every handle of the value sees it.
+  const std::any& tensor_data() const;
+  void set_tensor_data(std::any data) const;
 
   // list / tuple elements (also an opaque's appended items).
   const Items& items() const;
@@ -87,6 +121,25 @@ class PyValue {
   const PyValue& opaque_args() const;
   const PyValue& opaque_state() const;
   void set_opaque_state(const PyValue& state);
+
+  // Calls f(child) for each value this one holds directly, in this order: list / tuple /
+  // opaque items, dict (or opaque set-item) keys and values, key before value, then an
+  // opaque's args and state. Nothing for scalars. The graph walks (cycle and depth checks,
+  // tensor materialisation) share it.
+  template <typename F>
+  void for_each_child(F&& f) const {
+    if (is_list() || is_tuple() || is_opaque())
+      for (const auto& e : items()) f(e);
+    if (is_dict() || is_opaque())
+      for (const auto& kv : dict_items()) {
+        f(kv.first);
+        f(kv.second);
+      }
+    if (is_opaque()) {
+      f(opaque_args());
+      f(opaque_state());
+    }
+  }
 
   // Number of list/tuple/dict entries (0 for scalars).
   size_t size() const;
@@ -113,8 +166,5 @@ class PyValue {
   Node& node() const;
   std::shared_ptr<Node> node_;
 };
-
-// Python's name for a dtype: "float32", "bfloat16", "bool", "int64", ...
-std::string dtype_name(at::ScalarType t);
 
 }  // namespace instseg

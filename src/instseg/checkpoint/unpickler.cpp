@@ -1,8 +1,6 @@
 #include "instseg/checkpoint/unpickler.h"
 
-#include "instseg/core/check.h"
-
-#include <ATen/ATen.h>
+#include "instseg/core/require.h"
 
 #include <cerrno>
 #include <cstdlib>
@@ -31,17 +29,7 @@ bool nested_deeper_than(const PyValue& root, int limit) {
     int& b = best[v->id()];
     if (b >= d) continue;
     b = d;
-    if (v->is_list() || v->is_tuple() || v->is_opaque())
-      for (const auto& e : v->items()) todo.emplace_back(&e, d + 1);
-    if (v->is_dict() || v->is_opaque())
-      for (const auto& kv : v->dict_items()) {
-        todo.emplace_back(&kv.first, d + 1);
-        todo.emplace_back(&kv.second, d + 1);
-      }
-    if (v->is_opaque()) {
-      todo.emplace_back(&v->opaque_args(), d + 1);
-      todo.emplace_back(&v->opaque_state(), d + 1);
-    }
+    v->for_each_child([&, d = d](const PyValue& c) { todo.emplace_back(&c, d + 1); });
   }
   return false;
 }
@@ -50,11 +38,6 @@ bool nested_deeper_than(const PyValue& root, int limit) {
 struct OffsetError : Error {
   using Error::Error;
 };
-
-std::string error_text(const std::exception& e) {
-  if (auto* ce = dynamic_cast<const c10::Error*>(&e)) return ce->what_without_backtrace();
-  return e.what();
-}
 
 // Little-endian two's complement bytes -> decimal text (for ints wider than 64 bits).
 std::string long_to_decimal(const unsigned char* p, size_t n) {
@@ -130,20 +113,6 @@ const PyValue& arg(const PyValue& args, size_t i, const std::string& fn) {
   return args.items()[i];
 }
 
-at::ScalarType torch_dtype(const std::string& name) {
-  static const std::unordered_map<std::string, at::ScalarType> table = {
-      {"torch.float32", at::kFloat}, {"torch.float", at::kFloat},    {"torch.float64", at::kDouble},
-      {"torch.double", at::kDouble}, {"torch.float16", at::kHalf},   {"torch.half", at::kHalf},
-      {"torch.bfloat16", at::kBFloat16}, {"torch.bool", at::kBool},  {"torch.uint8", at::kByte},
-      {"torch.int8", at::kChar},     {"torch.int16", at::kShort},    {"torch.short", at::kShort},
-      {"torch.int32", at::kInt},     {"torch.int", at::kInt},        {"torch.int64", at::kLong},
-      {"torch.long", at::kLong},     {"torch.complex64", at::kComplexFloat},
-      {"torch.complex128", at::kComplexDouble}};
-  auto it = table.find(name);
-  if (it == table.end()) fail("unsupported tensor dtype ", name);
-  return it->second;
-}
-
 // Applies a callable global to its arguments (REDUCE / NEWOBJ).
 PyValue call_global(const PyValue& callable, const PyValue& args) {
   if (!callable.is_global()) fail("cannot call a ", callable.kind_name());
@@ -159,20 +128,21 @@ PyValue call_global(const PyValue& callable, const PyValue& args) {
   if (fn == "torch._utils._rebuild_tensor_v2" || fn == "torch._utils._rebuild_tensor" ||
       fn == "torch._utils._rebuild_tensor_v3") {
     // (storage, storage_offset, size, stride[, requires_grad, backward_hooks[, dtype], metadata])
-    at::Tensor t = rebuild_tensor(arg(args, 0, fn), arg(args, 1, fn).as_int(), arg(args, 2, fn), arg(args, 3, fn));
+    TensorDesc t = rebuild_tensor(arg(args, 0, fn), arg(args, 1, fn).as_int(), arg(args, 2, fn), arg(args, 3, fn));
     if (fn == "torch._utils._rebuild_tensor_v3") {
       const PyValue& dt = arg(args, 6, fn);
       if (!dt.is_global()) fail(fn, ": dtype must be a torch dtype, got ", dt.kind_name());
-      at::ScalarType want = torch_dtype(dt.as_str());
-      if (want != t.scalar_type()) {
-        const at::Tensor& flat = arg(args, 0, fn).as_tensor();
-        int64_t el = static_cast<int64_t>(c10::elementSize(want));
-        int64_t n = static_cast<int64_t>(flat.storage().nbytes()) / el;
-        at::Tensor retyped = at::empty({0}, flat.options().dtype(want)).set_(flat.storage(), 0, {n}, {1});
+      const DType want = torch_dtype(dt.as_str());
+      if (want != t.dtype) {
+        // The whole storage seen as `want` (torch 2.x storages are untyped).
+        StorageRef retyped = arg(args, 0, fn).storage_ref();
+        retyped.dtype = want;
+        retyped.offset = 0;
+        retyped.numel = static_cast<int64_t>(retyped.storage_nbytes / element_size(want));
         t = rebuild_tensor(PyValue::storage(retyped), arg(args, 1, fn).as_int(), arg(args, 2, fn), arg(args, 3, fn));
       }
     }
-    return PyValue::tensor(t);
+    return PyValue::tensor(std::move(t));
   }
   if (fn == "torch._utils._rebuild_parameter" || fn == "torch._utils._rebuild_parameter_with_state") {
     const PyValue& data = arg(args, 0, fn);
@@ -193,41 +163,9 @@ PyValue call_global(const PyValue& callable, const PyValue& args) {
 
 }  // namespace
 
-at::ScalarType storage_dtype(const std::string& class_name) {
-  std::string n = class_name;
-  if (n.rfind("torch.", 0) == 0) n = n.substr(6);
-  static const std::unordered_map<std::string, at::ScalarType> table = {
-      {"FloatStorage", at::kFloat},   {"DoubleStorage", at::kDouble}, {"HalfStorage", at::kHalf},
-      {"BFloat16Storage", at::kBFloat16}, {"BoolStorage", at::kBool}, {"ByteStorage", at::kByte},
-      {"CharStorage", at::kChar},     {"ShortStorage", at::kShort},   {"IntStorage", at::kInt},
-      {"LongStorage", at::kLong},     {"ComplexFloatStorage", at::kComplexFloat},
-      {"ComplexDoubleStorage", at::kComplexDouble}, {"UntypedStorage", at::kByte}};
-  auto it = table.find(n);
-  if (it == table.end()) fail("unsupported storage type ", class_name);
-  return it->second;
-}
-
-std::string storage_class_name(at::ScalarType t) {
-  switch (t) {
-    case at::kFloat: return "FloatStorage";
-    case at::kDouble: return "DoubleStorage";
-    case at::kHalf: return "HalfStorage";
-    case at::kBFloat16: return "BFloat16Storage";
-    case at::kBool: return "BoolStorage";
-    case at::kByte: return "ByteStorage";
-    case at::kChar: return "CharStorage";
-    case at::kShort: return "ShortStorage";
-    case at::kInt: return "IntStorage";
-    case at::kLong: return "LongStorage";
-    case at::kComplexFloat: return "ComplexFloatStorage";
-    case at::kComplexDouble: return "ComplexDoubleStorage";
-    default: fail("cannot save tensors of dtype ", dtype_name(t));
-  }
-}
-
-at::Tensor rebuild_tensor(const PyValue& storage, int64_t offset, const PyValue& size, const PyValue& stride) {
+TensorDesc rebuild_tensor(const PyValue& storage, int64_t offset, const PyValue& size, const PyValue& stride) {
   if (!storage.is_storage()) fail("tensor data must be a storage, got ", storage.kind_name());
-  const at::Tensor& flat = storage.as_tensor();
+  const StorageRef& flat = storage.storage_ref();
   std::vector<int64_t> sizes = int_list(size, "tensor size"), strides = int_list(stride, "tensor stride");
   if (sizes.size() != strides.size())
     fail("tensor size has ", sizes.size(), " dims but stride has ", strides.size());
@@ -242,12 +180,18 @@ at::Tensor rebuild_tensor(const PyValue& storage, int64_t offset, const PyValue&
                          __builtin_add_overflow(last, reach, &last)))
       fail("tensor extent overflows");
   }
-  int64_t storage_numel = flat.numel();
+  const int64_t storage_numel = flat.numel;
   if (numel > 0 && last >= storage_numel)
     fail("tensor view (offset ", offset, ", sizes ", size.repr(), ", strides ", stride.repr(),
          ") reaches element ", last, " of a storage of ", storage_numel);
   if (numel == 0 && offset > storage_numel) fail("storage offset ", offset, " beyond a storage of ", storage_numel);
-  return at::empty({0}, flat.options()).set_(flat.storage(), flat.storage_offset() + offset, sizes, strides);
+  TensorDesc t;
+  t.storage_key = flat.key;
+  t.dtype = flat.dtype;
+  t.offset = flat.offset + offset;
+  t.sizes = std::move(sizes);
+  t.strides = std::move(strides);
+  return t;
 }
 
 Unpickler::Unpickler(const char* data, size_t size, uint64_t base_offset, PersistentLoad persistent_load)
@@ -332,17 +276,7 @@ PyValue Unpickler::load(size_t start) {
       if (!v->is_container()) continue;
       if (v->id() == target) return true;
       if (!seen.insert(v->id()).second) continue;
-      if (v->is_list() || v->is_tuple() || v->is_opaque())
-        for (const auto& e : v->items()) todo.push_back(&e);
-      if (v->is_dict() || v->is_opaque())
-        for (const auto& kv : v->dict_items()) {
-          todo.push_back(&kv.first);
-          todo.push_back(&kv.second);
-        }
-      if (v->is_opaque()) {
-        todo.push_back(&v->opaque_args());
-        todo.push_back(&v->opaque_state());
-      }
+      v->for_each_child([&](const PyValue& c) { todo.push_back(&c); });
     }
     return false;
   };
@@ -591,7 +525,7 @@ PyValue Unpickler::load(size_t start) {
   } catch (const OffsetError&) {
     throw;
   } catch (const std::exception& e) {
-    throw OffsetError(str_cat(error_text(e), " at byte ", here()));
+    throw OffsetError(str_cat(e.what(), " at byte ", here()));
   }
 }
 

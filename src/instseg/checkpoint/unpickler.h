@@ -7,15 +7,16 @@
 // torch._utils._rebuild_tensor{,_v2,_v3} / _rebuild_parameter -> tensor,
 // _codecs.encode -> bytes, torch.Size -> tuple); any other class or function
 // yields an opaque PyValue holding its name and arguments. Storages come from
-// the persistent-load callback (BINPERSID / PERSID).
+// the persistent-load callback (BINPERSID / PERSID); tensors are descriptions
+// of views of them (TensorDesc), checked against the storage's size, with no
+// data: LibTorch-free (library instseg_pth), the LibTorch side materialises
+// them (checkpoint/pth_reader.h).
 //
 // Errors (truncation, unknown opcodes, malformed stacks, bad tensor views)
 // throw instseg::Error "<what> at byte <offset>", offset = base_offset + the
 // opcode's position in the buffer.
 #pragma once
 #include "instseg/checkpoint/py_value.h"
-
-#include <ATen/core/Tensor.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -45,14 +46,9 @@ class Unpickler {
   size_t pos_ = 0;
 };
 
-// Builds a tensor viewing `storage` (a Storage PyValue) like torch._utils._rebuild_tensor:
-// element offset, sizes and strides; throws instseg::Error when the view leaves the storage.
-at::Tensor rebuild_tensor(const PyValue& storage, int64_t offset, const PyValue& size, const PyValue& stride);
-
-// The dtype a torch storage class name stands for ("FloatStorage", "torch.HalfStorage",
-// "BFloat16Storage", "UntypedStorage" = uint8, ...); throws instseg::Error on unknown names.
-at::ScalarType storage_dtype(const std::string& class_name);
-// The reverse, for the writer: at::kFloat -> "FloatStorage".
-std::string storage_class_name(at::ScalarType t);
+// Describes a tensor viewing `storage` (a Storage PyValue) like torch._utils._rebuild_tensor:
+// element offset (from the storage window's start), sizes and strides; throws
+// instseg::Error when the view leaves the window.
+TensorDesc rebuild_tensor(const PyValue& storage, int64_t offset, const PyValue& size, const PyValue& stride);
 
 }  // namespace instseg

@@ -62,7 +62,7 @@ const PyValue& need(const PyValue& d, const char* key, const std::string& where)
 
 at::Tensor opt_tensor(const PyValue* v, const at::Tensor& like) {
   if (!v || v->is_none()) return at::Tensor();
-  return v->as_tensor().to(like.device(), like.scalar_type()).clone();
+  return as_tensor(*v).to(like.device(), like.scalar_type()).clone();
 }
 
 }  // namespace
@@ -84,15 +84,15 @@ PyValue optimizer_state_value(const BuiltOptimizer& b) {
         if (sgd) {
           const auto& ps = static_cast<const torch::optim::SGDParamState&>(*it->second);
           if (ps.momentum_buffer().defined())
-            st.dict_set(s("momentum_buffer"), PyValue::tensor(ps.momentum_buffer().cpu()));
+            st.dict_set(s("momentum_buffer"), tensor_value(ps.momentum_buffer().cpu()));
         } else {
           const auto& ps = static_cast<const torch::optim::AdamWParamState&>(*it->second);
           // Python 1.13+ keeps `step` as a float tensor.
-          st.dict_set(s("step"), PyValue::tensor(at::scalar_tensor(static_cast<double>(ps.step()), at::kFloat)));
-          st.dict_set(s("exp_avg"), PyValue::tensor(ps.exp_avg().cpu()));
-          st.dict_set(s("exp_avg_sq"), PyValue::tensor(ps.exp_avg_sq().cpu()));
+          st.dict_set(s("step"), tensor_value(at::scalar_tensor(static_cast<double>(ps.step()), at::kFloat)));
+          st.dict_set(s("exp_avg"), tensor_value(ps.exp_avg().cpu()));
+          st.dict_set(s("exp_avg_sq"), tensor_value(ps.exp_avg_sq().cpu()));
           if (ps.max_exp_avg_sq().defined())
-            st.dict_set(s("max_exp_avg_sq"), PyValue::tensor(ps.max_exp_avg_sq().cpu()));
+            st.dict_set(s("max_exp_avg_sq"), tensor_value(ps.max_exp_avg_sq().cpu()));
         }
         state.dict_set(i(idx), st);
       }
@@ -163,7 +163,7 @@ void load_optimizer_state(BuiltOptimizer& b, const PyValue& value) {
       } else {
         auto s2 = std::make_unique<torch::optim::AdamWParamState>();
         const PyValue& step = need(*st, "step", where);
-        s2->step(step.is_tensor() ? static_cast<int64_t>(step.as_tensor().item<double>()) : step.as_int());
+        s2->step(step.is_tensor() ? static_cast<int64_t>(as_tensor(step).item<double>()) : step.as_int());
         s2->exp_avg(opt_tensor(st->get("exp_avg"), p));
         s2->exp_avg_sq(opt_tensor(st->get("exp_avg_sq"), p));
         check_shape(s2->exp_avg(), "exp_avg");
@@ -198,13 +198,13 @@ void save_training_checkpoint(const std::string& path, const torch::nn::Module& 
   {
     auto gen = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(gen.mutex());
-    rng.dict_set(s("torch_cpu"), PyValue::tensor(gen.get_state()));
+    rng.dict_set(s("torch_cpu"), tensor_value(gen.get_state()));
   }
 #ifdef INSTSEG_WITH_CUDA
   if (c10::cuda::device_count() > 0) {
     auto gen = at::cuda::detail::getDefaultCUDAGenerator(c10::cuda::current_device());
     std::lock_guard<std::mutex> lock(gen.mutex());
-    rng.dict_set(s("torch_cuda"), PyValue::tensor(gen.get_state()));
+    rng.dict_set(s("torch_cuda"), tensor_value(gen.get_state()));
   }
 #endif
   PyValue loader = PyValue::dict();
@@ -254,13 +254,13 @@ TrainingState load_training_checkpoint(const std::string& path, torch::nn::Modul
     if (const PyValue* cpu = rng->get("torch_cpu")) {
       auto gen = at::detail::getDefaultCPUGenerator();
       std::lock_guard<std::mutex> lock(gen.mutex());
-      gen.set_state(cpu->as_tensor());
+      gen.set_state(as_tensor(*cpu));
     }
 #ifdef INSTSEG_WITH_CUDA
     if (const PyValue* cuda = rng->get("torch_cuda"); cuda && c10::cuda::device_count() > 0) {
       auto gen = at::cuda::detail::getDefaultCUDAGenerator(c10::cuda::current_device());
       std::lock_guard<std::mutex> lock(gen.mutex());
-      gen.set_state(cuda->as_tensor());
+      gen.set_state(as_tensor(*cuda));
     }
 #endif
   }
