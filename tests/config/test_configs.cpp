@@ -68,6 +68,9 @@ const std::map<std::string, int64_t> kExpectedParams = {
     {"configs/queryinst/queryinst_r101_fpn_300-proposals_crop-ms-480-800-3x_coco.yaml", 191732936},
     // One class (12 x 79 x 257 fewer in fc_cls / conv_logits) and 300 proposals.
     {"configs/queryinst/queryinst_r50_fpn_nuclei.yaml", 172688808 - 12 * 79 * 257 + 200 * 260},
+    // The SOLOv2 demo's half-width R-18, 128 channels from the FPN on, 2 mask convolutions per stage
+    // (what `instseg train` logged for it).
+    {"configs/queryinst/queryinst_r18_fpn_nuclei-scratch.yaml", 24756724},
 };
 
 TEST(Configs, EveryConfigIsListedHere) {
