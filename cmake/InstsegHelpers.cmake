@@ -84,7 +84,9 @@ function(instseg_add_library name)
 endfunction()
 
 # instseg_add_test(NAME SOURCES ... LINK ... [LABELS ...] [TIMEOUT s])
-# One GoogleTest executable; every TEST inside becomes a CTest test.
+# One GoogleTest executable; every test suite inside becomes a CTest test
+# (cmake/InstsegTestSuites.cmake says why not every case). TIMEOUT is per case.
+set(INSTSEG_TEST_SUITES_SCRIPT ${CMAKE_CURRENT_LIST_DIR}/InstsegTestSuites.cmake)
 function(instseg_add_test name)
   cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LINK;LABELS" ${ARGN})
   if(NOT ARG_LABELS)
@@ -93,12 +95,30 @@ function(instseg_add_test name)
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 600)
   endif()
+  set(slow 0)
+  if("slow" IN_LIST ARG_LABELS)
+    set(slow 1)
+  endif()
   add_executable(${name} ${ARG_SOURCES})
   instseg_target_defaults(${name})
   instseg_link_allocator(${name})
   target_link_libraries(${name} PRIVATE ${ARG_LINK} instseg_test_common GTest::gtest)
-  gtest_discover_tests(${name}
-    WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
-    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
-    DISCOVERY_TIMEOUT 120)
+  # The suites are listed when the executable is linked (as gtest_discover_tests'
+  # POST_BUILD mode does); until then ctest shows one <name>_NOT_BUILT test.
+  set(suites_file ${CMAKE_CURRENT_BINARY_DIR}/${name}_suites.cmake)
+  string(REPLACE ";" "|" labels "${ARG_LABELS}")
+  add_custom_command(TARGET ${name} POST_BUILD
+    COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:${name}> -DOUT=${suites_file}
+            -DWORKDIR=${PROJECT_SOURCE_DIR} "-DLABELS=${labels}" -DTIMEOUT=${ARG_TIMEOUT} -DSLOW=${slow}
+            -P ${INSTSEG_TEST_SUITES_SCRIPT}
+    BYPRODUCTS ${suites_file}
+    VERBATIM)
+  set(include_file ${CMAKE_CURRENT_BINARY_DIR}/${name}_include.cmake)
+  file(WRITE ${include_file}
+    "if(EXISTS [==[${suites_file}]==])\n"
+    "  include([==[${suites_file}]==])\n"
+    "else()\n"
+    "  add_test(${name}_NOT_BUILT ${name}_NOT_BUILT)\n"
+    "endif()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${include_file})
 endfunction()

@@ -39,7 +39,7 @@ void expect_fixture_resnet(const ResNetOptions& o) {
   EXPECT_FALSE(o.avg_down);
 }
 
-TEST(BuildBackbone, Solov2FixtureConfig) {
+TEST(ConfigBuildBackbone, Solov2FixtureConfig) {
   ConfigNode c = fixture("solov2_config.json");
   expect_fixture_resnet(resnet_options_from(c["model"]["backbone"], "model.backbone"));
   FPNOptions f = fpn_options_from(c["model"]["neck"], "model.neck");
@@ -54,7 +54,7 @@ TEST(BuildBackbone, Solov2FixtureConfig) {
   EXPECT_EQ(f.act, "none");
 }
 
-TEST(BuildBackbone, QueryInstFixtureConfig) {
+TEST(ConfigBuildBackbone, QueryInstFixtureConfig) {
   ConfigNode c = fixture("queryinst_config.json");
   expect_fixture_resnet(resnet_options_from(c["model"]["backbone"], "model.backbone"));
   FPNOptions f = fpn_options_from(c["model"]["neck"], "model.neck");
@@ -64,7 +64,7 @@ TEST(BuildBackbone, QueryInstFixtureConfig) {
   EXPECT_EQ(f.add_extra_convs, "on_input");
 }
 
-TEST(BuildBackbone, MmengineYamlDumpAndReaderComposition) {
+TEST(ConfigBuildBackbone, MmengineYamlDumpAndReaderComposition) {
   ConfigNode c = load_config(test::data_path("config/mmengine_dump.yaml"));
   ConfigReader model(c["model"], "model");
   model.expect_type({"SOLOv2"});
@@ -81,7 +81,7 @@ TEST(BuildBackbone, MmengineYamlDumpAndReaderComposition) {
 
 // init_cfg Pretrained on the backbone: the names go into BackboneSpec::pretrained
 // (the file is looked up when training starts, backbone/pretrained.h).
-TEST(BuildBackbone, PretrainedInitCfgGoesToTheSpec) {
+TEST(ConfigBuildBackbone, PretrainedInitCfgGoesToTheSpec) {
   ConfigNode c = load_config(test::data_path("config/mmengine_dump.yaml"));
   BackboneSpec spec = backbone_spec_from(c["model"]["backbone"], "model.backbone");
   EXPECT_EQ(spec.pretrained.checkpoint, "torchvision://resnet50");
@@ -119,7 +119,7 @@ TEST(BuildBackbone, PretrainedInitCfgGoesToTheSpec) {
             "config: model.backbone.init_cfg.1: a second Pretrained init_cfg (instseg loads one checkpoint)");
 }
 
-TEST(BuildBackbone, AllMmdetResNetKeysMap) {
+TEST(ConfigBuildBackbone, AllMmdetResNetKeysMap) {
   ConfigNode n = J(R"({"type": "ResNet", "depth": 101, "in_channels": 4, "stem_channels": 32, "base_channels": 32,
     "num_stages": 3, "strides": [1, 2, 1], "dilations": [1, 1, 2], "out_indices": [1, 2], "style": "caffe",
     "deep_stem": false, "avg_down": false, "frozen_stages": -1, "conv_cfg": null,
@@ -143,7 +143,7 @@ TEST(BuildBackbone, AllMmdetResNetKeysMap) {
   EXPECT_FALSE(o.zero_init_residual);
 }
 
-TEST(BuildBackbone, ResNeXtAndDcnKeysMap) {
+TEST(ConfigBuildBackbone, ResNeXtAndDcnKeysMap) {
   // configs/solov2/solov2_x101-dcn_fpn_ms-3x_coco.py's backbone.
   ResNetOptions x = resnet_options_from(J(R"({"type": "ResNeXt", "depth": 101, "groups": 64, "base_width": 4,
     "dcn": {"type": "DCNv2", "deformable_groups": 1, "fallback_on_stride": false},
@@ -168,7 +168,7 @@ TEST(BuildBackbone, ResNeXtAndDcnKeysMap) {
   EXPECT_EQ(n.dcn_type, "Conv2d");
 }
 
-TEST(BuildBackbone, AllMmdetFPNKeysMap) {
+TEST(ConfigBuildBackbone, AllMmdetFPNKeysMap) {
   ConfigNode n = J(R"({"type": "FPN", "in_channels": [8, 16, 32], "out_channels": 16, "num_outs": 2,
     "start_level": 1, "end_level": 2, "add_extra_convs": true, "relu_before_extra_convs": true,
     "no_norm_on_lateral": true, "conv_cfg": null, "norm_cfg": {"type": "GN", "num_groups": 4},
@@ -194,7 +194,7 @@ TEST(BuildBackbone, AllMmdetFPNKeysMap) {
   }
 }
 
-TEST(BuildBackbone, Errors) {
+TEST(ConfigBuildBackbone, Errors) {
   auto resnet_err = [](const char* json) {
     return error_of([&] { resnet_options_from(ConfigNode::parse(json), "model.backbone"); });
   };

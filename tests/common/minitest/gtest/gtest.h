@@ -8,10 +8,11 @@
 // FALSE, EQ, NE, LT, LE, GT, GE, NEAR, FLOAT_EQ, DOUBLE_EQ, THROW, NO_THROW},
 // GTEST_SKIP, SCOPED_TRACE, streamed messages (<< after any of them), InitGoogleTest with
 // --gtest_filter=A.*:B.c (positive patterns, '*' and '?'), --gtest_list_tests,
-// RUN_ALL_TESTS. Not covered: parameterised and typed tests, death tests,
+// RUN_ALL_TESTS, UnitTest's passed / skipped / failed counts. Not covered: parameterised and typed tests, death tests,
 // matchers. Output imitates GoogleTest's closely enough for a human reader;
 // the exit status is 0 when nothing failed.
 #pragma once
+#define INSTSEG_MINITEST 1
 
 #include <cmath>
 #include <cstdio>
@@ -53,6 +54,7 @@ struct State {
   std::string filter = "*";
   bool list_only = false;
   std::vector<std::string> traces;  // SCOPED_TRACE messages, innermost last
+  int n_passed = 0, n_skipped = 0, n_failed = 0;  // after RUN_ALL_TESTS, for UnitTest
 };
 
 inline State& state() {
@@ -268,8 +270,23 @@ inline int RunAllTests() {
   if (skipped) std::cout << "[  SKIPPED ] " << skipped << " tests.\n";
   for (const auto& f : failed) std::cout << "[  FAILED  ] " << f << "\n";
   std::cout << std::flush;
+  st.n_passed = passed;
+  st.n_skipped = skipped;
+  st.n_failed = static_cast<int>(failed.size());
   return failed.empty() ? 0 : 1;
 }
+
+// The counts of GoogleTest's UnitTest that tests/common/test_main.cpp reads.
+class UnitTest {
+ public:
+  static UnitTest* GetInstance() {
+    static UnitTest u;
+    return &u;
+  }
+  int successful_test_count() const { return internal::state().n_passed; }
+  int skipped_test_count() const { return internal::state().n_skipped; }
+  int failed_test_count() const { return internal::state().n_failed; }
+};
 
 }  // namespace testing
 
