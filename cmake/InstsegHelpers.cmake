@@ -108,7 +108,7 @@ function(instseg_add_test name)
   set(suites_file ${CMAKE_CURRENT_BINARY_DIR}/${name}_suites.cmake)
   string(REPLACE ";" "|" labels "${ARG_LABELS}")
   add_custom_command(TARGET ${name} POST_BUILD
-    COMMAND ${CMAKE_COMMAND} -DEXE=$<TARGET_FILE:${name}> -DOUT=${suites_file}
+    COMMAND ${CMAKE_COMMAND} -DNAME=${name} -DEXE=$<TARGET_FILE:${name}> -DOUT=${suites_file}
             -DWORKDIR=${PROJECT_SOURCE_DIR} "-DLABELS=${labels}" -DTIMEOUT=${ARG_TIMEOUT} -DSLOW=${slow}
             -P ${INSTSEG_TEST_SUITES_SCRIPT}
     BYPRODUCTS ${suites_file}
