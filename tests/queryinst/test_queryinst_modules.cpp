@@ -195,28 +195,58 @@ TEST(QueryInstContract, TrainsUnderCpuBf16Autocast) {
   // rejects those with fp32 weights unless normalised in fp32
   // (layers/autocast_norm.h). Losses must stay finite and close to fp32.
   auto s = tiny_scene(8, {3});
+  // The forward numerics, without matching: predict's stage-0 outputs under
+  // bf16 stay within bf16's precision of fp32 (8 mantissa bits, a few layers).
+  s.model->eval();
+  TensorDict p32, p16;
+  s.model->set_capture(&p32);
+  s.model->predict(s.batch);
+  {
+    AutocastGuard ac(c10::DeviceType::CPU, AmpDtype::bf16);
+    s.model->set_capture(&p16);
+    s.model->predict(s.batch);
+  }
+  for (const char* k : {"queryinst.stage0.cls_score", "queryinst.stage0.bboxes"}) {
+    ASSERT_TRUE(p32.contains(k) && p16.contains(k)) << k;
+    const double r = test::norm_rel(p16.at(k).to(at::kFloat), p32.at(k));
+    std::cout << "[ bf16 ] " << k << " norm-rel " << r << "\n";
+    EXPECT_LE(r, 0.05) << k;
+  }
   s.model->train();
+  TensorDict cap32, cap16;
+  s.model->set_capture(&cap32);
   LossMap fp32 = s.model->forward_train(s.batch);
   LossMap bf16;
   {
     AutocastGuard ac(c10::DeviceType::CPU, AmpDtype::bf16);
+    s.model->set_capture(&cap16);
     ASSERT_NO_THROW(bf16 = s.model->forward_train(s.batch));
   }
+  s.model->set_capture(nullptr);
+  // Stage 0 starts from the same learned proposals, but the Hungarian matching
+  // of this random model has near-ties that bf16 rounding may break the other
+  // way (LibTorch 2.6 does: queries 3,4,5 instead of 2,3,4), and then the
+  // losses are of other pairs. So stage 0's losses are compared when its
+  // assignment is the same; later stages decode diverging boxes (exp of
+  // deltas) and are never compared.
+  const std::string a0 = "queryinst.stage0.assigned_gt_inds";
+  const bool same_assignment = cap32.at(a0).equal(cap16.at(a0));
+  if (!same_assignment)
+    std::cout << "[ bf16 ] stage-0 assignment differs from fp32's: losses checked for finiteness only\n";
   at::Tensor total = at::zeros({});
   for (const auto& kv : bf16) {
     if (kv.first.find("loss") == std::string::npos) continue;
     const float v = kv.second.item<float>(), ref = fp32.at(kv.first).item<float>();
     EXPECT_TRUE(std::isfinite(v)) << kv.first;
-    // Stage 0 starts from the same learned proposals; later stages of this
-    // random model decode diverging boxes (exp of deltas) and may match other
-    // queries, so only stage 0 is compared (bf16 has 8 mantissa bits).
-    if (kv.first.rfind("s0.", 0) == 0) {
+    if (same_assignment && kv.first.rfind("s0.", 0) == 0) {
       EXPECT_NEAR(v, ref, 0.05 * std::abs(ref) + 0.05) << kv.first;
     }
     total = total + kv.second;
   }
   total.backward();
-  EXPECT_TRUE(s.model->rpn_head->init_proposal_features->weight.grad().defined());
+  const at::Tensor g = s.model->rpn_head->init_proposal_features->weight.grad();
+  ASSERT_TRUE(g.defined());
+  EXPECT_TRUE(at::isfinite(g).all().item<bool>());
 }
 
 TEST(QueryInstContract, MoreGtsThanQueriesAndBatches) {
