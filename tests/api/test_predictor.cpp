@@ -23,7 +23,6 @@
 namespace instseg {
 namespace {
 
-std::string error_of(const std::function<void()>& fn) { return test::error_message_of(fn); }
 
 void expect_same(const Prediction& a, const Prediction& b) {
   ASSERT_EQ(a.size(), b.size());
@@ -174,11 +173,11 @@ TEST_F(PredictorTest, ExactAndFastInferenceGraphsAgree) {
 
 TEST_F(PredictorTest, ErrorsAreClear) {
   Predictor p(model_.config, model_.checkpoint, cpu());
-  EXPECT_NE(error_of([&] { p.predict(cv::Mat()); }).find("empty image"), std::string::npos);
-  EXPECT_NE(error_of([&] { p.predict(cv::Mat(4, 4, CV_16UC3)); }).find("8-bit"), std::string::npos);
-  EXPECT_NE(error_of([&] { p.predict(at::zeros({4, 4}, at::kByte)); }).find("uint8 [H,W,3]"), std::string::npos);
-  EXPECT_NE(error_of([&] { p.predict_file(dir_ + "/nope.png"); }).find("nope.png"), std::string::npos);
-  EXPECT_NE(error_of([&] { p.predict(std::vector<cv::Mat>{}, {1}); }).find("1 image ids for 0 images"),
+  EXPECT_NE(test::error_message_of([&] { p.predict(cv::Mat()); }).find("empty image"), std::string::npos);
+  EXPECT_NE(test::error_message_of([&] { p.predict(cv::Mat(4, 4, CV_16UC3)); }).find("8-bit"), std::string::npos);
+  EXPECT_NE(test::error_message_of([&] { p.predict(at::zeros({4, 4}, at::kByte)); }).find("uint8 [H,W,3]"), std::string::npos);
+  EXPECT_NE(test::error_message_of([&] { p.predict_file(dir_ + "/nope.png"); }).find("nope.png"), std::string::npos);
+  EXPECT_NE(test::error_message_of([&] { p.predict(std::vector<cv::Mat>{}, {1}); }).find("1 image ids for 0 images"),
             std::string::npos);
 
   // A checkpoint of another model: the error names the file and the config.
@@ -186,13 +185,13 @@ TEST_F(PredictorTest, ErrorsAreClear) {
   std::ofstream(other) << std::ifstream(model_.config).rdbuf();
   PredictorOptions o = cpu();
   o.cfg_options = {"model.mask_head.num_classes=2"};
-  const std::string err = error_of([&] { Predictor bad(other, model_.checkpoint, o); });
+  const std::string err = test::error_message_of([&] { Predictor bad(other, model_.checkpoint, o); });
   EXPECT_NE(err.find(model_.checkpoint + ": does not fit the SOLOv2 model of " + other), std::string::npos) << err;
   EXPECT_NE(err.find("mask_head.conv_cls.weight"), std::string::npos) << err;
 
   o = cpu();
   o.device = "tpu";
-  EXPECT_NE(error_of([&] { Predictor bad(model_.config, model_.checkpoint, o); }).find("tpu"), std::string::npos);
+  EXPECT_NE(test::error_message_of([&] { Predictor bad(model_.config, model_.checkpoint, o); }).find("tpu"), std::string::npos);
 }
 
 TEST_F(PredictorTest, OnePredictorPerThreadRunsConcurrently) {

@@ -28,7 +28,6 @@ namespace instseg {
 namespace {
 namespace fs = std::filesystem;
 
-std::string error_of(const std::function<void()>& fn) { return test::error_message_of(fn); }
 
 // TORCH_HOME for one test.
 class TorchHome {
@@ -182,12 +181,12 @@ TEST(PretrainedBackbone, MissingFileNamesThePathAndTheUrl) {
   TorchHome th(home);
   const BackboneSpec spec = resnet_spec(50, "torchvision://resnet50");
   auto backbone = build_backbone(spec);
-  const std::string err = error_of([&] { load_pretrained_backbone(*backbone, spec); });
+  const std::string err = test::error_message_of([&] { load_pretrained_backbone(*backbone, spec); });
   EXPECT_NE(err.find(home + "/hub/checkpoints/resnet50-0676ba61.pth does not exist"), std::string::npos) << err;
   EXPECT_NE(err.find("download https://download.pytorch.org/models/resnet50-0676ba61.pth"), std::string::npos)
       << err;
   const BackboneSpec x = resnet_spec(50, "open-mmlab://resnext50_32x4d");
-  EXPECT_NE(error_of([&] { load_pretrained_backbone(*backbone, x); })
+  EXPECT_NE(test::error_message_of([&] { load_pretrained_backbone(*backbone, x); })
                 .find("https://download.openmmlab.com/pretrain/third_party/resnext50-32x4d-0ab1a123.pth"),
             std::string::npos);
 }
@@ -245,7 +244,7 @@ TEST(PretrainedBackbone, PrefixLoadsTheBackboneOfADetectorCheckpoint) {
 
   // Without the prefix nothing fits: the error says what to set.
   spec.pretrained.prefix = "";
-  const std::string err = error_of([&] { load_pretrained_backbone(*backbone, spec); });
+  const std::string err = test::error_message_of([&] { load_pretrained_backbone(*backbone, spec); });
   EXPECT_NE(err.find("no tensor fits the ResNet-18 backbone"), std::string::npos) << err;
   EXPECT_NE(err.find("prefix='backbone.'"), std::string::npos) << err;
 }

@@ -29,7 +29,7 @@ std::string inflate(const std::string& in, uint64_t out_n) {
 }
 
 // The error's text, "" when none.
-std::string error_of(const std::string& in, uint64_t out_n) {
+std::string inflate_error_of(const std::string& in, uint64_t out_n) {
   try {
     inflate(in, out_n);
   } catch (const Error& e) {
@@ -67,17 +67,17 @@ TEST(Inflate, EmptyOutputReadsNothing) { EXPECT_EQ(inflate("", 0), ""); }
 
 TEST(Inflate, ErrorsNameTheProblem) {
   // The directory's size disagrees with the stream.
-  EXPECT_NE(error_of(kFixed, kFixedText.size() - 1).find("(it gives more)"), std::string::npos);
-  EXPECT_NE(error_of(kFixed, kFixedText.size() + 1).find("it gives 23 bytes"), std::string::npos);
-  EXPECT_NE(error_of(kFixed, kFixedText.size() + 1).find("the 24 bytes the central directory gives"),
+  EXPECT_NE(inflate_error_of(kFixed, kFixedText.size() - 1).find("(it gives more)"), std::string::npos);
+  EXPECT_NE(inflate_error_of(kFixed, kFixedText.size() + 1).find("it gives 23 bytes"), std::string::npos);
+  EXPECT_NE(inflate_error_of(kFixed, kFixedText.size() + 1).find("the 24 bytes the central directory gives"),
             std::string::npos);
   // Truncated streams, at every length.
   for (size_t n = 0; n < kDynamic.size(); ++n) {
     SCOPED_TRACE(n);
-    EXPECT_NE(error_of(kDynamic.substr(0, n), 3 * kDynamicText.size()), "");
+    EXPECT_NE(inflate_error_of(kDynamic.substr(0, n), 3 * kDynamicText.size()), "");
   }
-  EXPECT_NE(error_of(unhex("07"), 4).find("invalid block type"), std::string::npos);  // BTYPE 11
-  EXPECT_NE(error_of(unhex("010200fdfe6162"), 2).find("complement"), std::string::npos);
+  EXPECT_NE(inflate_error_of(unhex("07"), 4).find("invalid block type"), std::string::npos);  // BTYPE 11
+  EXPECT_NE(inflate_error_of(unhex("010200fdfe6162"), 2).find("complement"), std::string::npos);
   // Fixed block: literal 'a' (00110000+0x61 -> 8 bits 10010001), then length 3 (code 257: 0000001) at
   // distance 2 (code 1: 00001): only one byte precedes it.
   // Bits, first to last: 1 10 | 10010001 | 0000001 | 00001 | 0000000 (end of block)
@@ -86,7 +86,7 @@ TEST(Inflate, ErrorsNameTheProblem) {
     for (int i = 0; i < 7; ++i) bits.push_back(0);
     std::string s((bits.size() + 7) / 8, '\0');
     for (size_t i = 0; i < bits.size(); ++i) s[i / 8] = static_cast<char>(s[i / 8] | (bits[i] << (i % 8)));
-    EXPECT_NE(error_of(s, 4).find("distance too far back"), std::string::npos);
+    EXPECT_NE(inflate_error_of(s, 4).find("distance too far back"), std::string::npos);
     // The same stream with the distance code 0 (distance 1) is "aaaa".
     bits[18 + 4] = 0;  // code 00001 -> 00000
     std::string t((bits.size() + 7) / 8, '\0');
@@ -104,7 +104,7 @@ TEST(Inflate, CorruptedStreamsAreErrorsOrWrongBytes) {
     for (int flip : {0x01, 0x10, 0xff}) {
       std::string s = kDynamic;
       s[i] = static_cast<char>(s[i] ^ flip);
-      errors += error_of(s, 3 * kDynamicText.size()).empty() ? 0 : 1;
+      errors += inflate_error_of(s, 3 * kDynamicText.size()).empty() ? 0 : 1;
     }
   }
   EXPECT_GT(errors, 0);

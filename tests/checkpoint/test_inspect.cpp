@@ -39,13 +39,6 @@ std::string as_lines(const std::vector<TensorInfo>& tensors) {
   return out;
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 TEST(Inspect, DescribesAnMmdetCheckpoint) {
   for (const char* fmt : {"zip", "legacy"}) {
     CheckpointInfo info = describe_checkpoint(read_pth(test::data_path(std::string("checkpoint/mmdet_") + fmt + ".pth")));
@@ -107,7 +100,7 @@ TEST(Inspect, SharedCheckpointsMatchPython) {
     if (!std::filesystem::exists(path)) continue;
     CheckpointInfo info = describe_checkpoint(read_pth(path));
     EXPECT_EQ(info.weights_key, "state_dict");
-    std::string expected = slurp(test::data_path(std::string("checkpoint/shared_keys_") + model + ".txt"));
+    std::string expected = test::read_bytes(test::data_path(std::string("checkpoint/shared_keys_") + model + ".txt"));
     ASSERT_FALSE(expected.empty());
     EXPECT_EQ(as_lines(info.tensors), expected) << model;
     EXPECT_TRUE(info.meta.is_dict());

@@ -23,7 +23,6 @@ struct NetImpl : torch::nn::Module {
 };
 TORCH_MODULE(Net);
 
-std::string error_of(const std::function<void()>& fn) { return test::error_message_of(fn); }
 
 PyValue meta_with_classes(const std::vector<std::string>& classes) {
   PyValue names = PyValue::tuple();
@@ -70,7 +69,7 @@ TEST(LoadWeights, StrictErrorNamesFileAndTargetAndCopiesNothing) {
   const at::Tensor before = dst->conv->weight.clone();
   LoadWeightsOptions o;
   o.target = "the SOLOv2 model of configs/x.yaml";
-  const std::string err = error_of([&] { load_weights(*dst, path, o); });
+  const std::string err = test::error_message_of([&] { load_weights(*dst, path, o); });
   EXPECT_NE(err.find(path + ": does not fit the SOLOv2 model of configs/x.yaml"), std::string::npos) << err;
   EXPECT_NE(err.find("cls.weight: checkpoint [5, 4] vs model [3, 4]"), std::string::npos) << err;
   EXPECT_TRUE(dst->conv->weight.equal(before)) << "strict: nothing may be copied on a mismatch";
@@ -87,10 +86,10 @@ TEST(LoadWeights, UnreadableAndEmptyFilesNameTheFile) {
   const std::string dir = test::temp_dir("load_weights");
   Net dst;
   const std::string missing = dir + "/nope.pth";
-  EXPECT_NE(error_of([&] { load_weights(*dst, missing, {}); }).find(missing), std::string::npos);
+  EXPECT_NE(test::error_message_of([&] { load_weights(*dst, missing, {}); }).find(missing), std::string::npos);
   const std::string empty = dir + "/empty.pth";
   save_checkpoint(empty, PyValue::dict(), TensorDict{});
-  const std::string err = error_of([&] { load_weights(*dst, empty, {}); });
+  const std::string err = test::error_message_of([&] { load_weights(*dst, empty, {}); });
   EXPECT_NE(err.find(empty + ": no tensors"), std::string::npos) << err;
 }
 
@@ -119,7 +118,7 @@ TEST(LoadWeights, PrefixSelectsAndStripsASubmodule) {
   LoadWeightsOptions o;
   o.prefix = "roi_head.";
   o.strict = false;
-  const std::string err = error_of([&] { load_weights(*dst, path, o); });
+  const std::string err = test::error_message_of([&] { load_weights(*dst, path, o); });
   EXPECT_NE(err.find(path + ": no key starts with the prefix 'roi_head.' (6 keys, e.g. 'backbone.conv.weight')"),
             std::string::npos)
       << err;

@@ -19,7 +19,6 @@
 namespace instseg {
 namespace {
 
-std::string error_of(const std::function<void()>& fn) { return test::error_message_of(fn); }
 
 // Sets (or, with nullptr, unsets) environment variables for one scope.
 class EnvGuard {
@@ -77,7 +76,7 @@ TEST(ModelZoo, TorchvisionNamesAreTorchvisionsFiles) {
             "https://download.pytorch.org/models/resnet101-63fe2227.pth");
   EXPECT_EQ(resolve_checkpoint("torchvision://resnext101_32x8d").path,
             "/th/hub/checkpoints/resnext101_32x8d-8ba56ff5.pth");
-  const std::string err = error_of([] { resolve_checkpoint("torchvision://resnet51"); });
+  const std::string err = test::error_message_of([] { resolve_checkpoint("torchvision://resnet51"); });
   EXPECT_NE(err.find("checkpoint 'torchvision://resnet51': unknown torchvision model 'resnet51' (instseg knows "
                      "torchvision://: resnet18, "),
             std::string::npos)
@@ -93,7 +92,7 @@ TEST(ModelZoo, OpenmmlabNamesAreMmenginesFiles) {
             "/th/hub/checkpoints/resnext50-32x4d-0ab1a123.pth");
   EXPECT_EQ(resolve_checkpoint("open-mmlab://detectron2/resnet50_caffe").path,
             "/th/hub/checkpoints/resnet50_msra-5891d200.pth");
-  EXPECT_NE(error_of([] { resolve_checkpoint("open-mmlab://vgg16_caffe"); })
+  EXPECT_NE(test::error_message_of([] { resolve_checkpoint("open-mmlab://vgg16_caffe"); })
                 .find("unknown open-mmlab model 'vgg16_caffe' (instseg knows open-mmlab://: resnext50_32x4d"),
             std::string::npos);
   EXPECT_EQ(known_openmmlab_checkpoints().size(), 10u);
@@ -111,14 +110,14 @@ TEST(ModelZoo, UrlsAndLocalPaths) {
   EXPECT_EQ(local.path, "work_dirs/a/epoch_3.pth");
   EXPECT_EQ(local.url, "");
   EXPECT_EQ(resolve_checkpoint("~/w.pth").path, "/home/u/w.pth");
-  EXPECT_NE(error_of([] { resolve_checkpoint("s3://bucket/w.pth"); }).find("unsupported scheme 's3://'"),
+  EXPECT_NE(test::error_message_of([] { resolve_checkpoint("s3://bucket/w.pth"); }).find("unsupported scheme 's3://'"),
             std::string::npos);
 }
 
 TEST(ModelZoo, MissingFileNamesThePathAndTheUrl) {
   const std::string home = test::temp_dir("model_zoo");
   EnvGuard g{{"TORCH_HOME", home.c_str()}};
-  const std::string err = error_of([] { locate_checkpoint("torchvision://resnet50"); });
+  const std::string err = test::error_message_of([] { locate_checkpoint("torchvision://resnet50"); });
   const std::string path = home + "/hub/checkpoints/resnet50-0676ba61.pth";
   EXPECT_NE(err.find("checkpoint 'torchvision://resnet50': " + path + " does not exist; instseg downloads nothing: "
                      "download https://download.pytorch.org/models/resnet50-0676ba61.pth into " +
@@ -126,7 +125,7 @@ TEST(ModelZoo, MissingFileNamesThePathAndTheUrl) {
             std::string::npos)
       << err;
   EXPECT_NE(err.find("TORCH_HOME"), std::string::npos) << err;
-  EXPECT_EQ(error_of([&] { locate_checkpoint(home + "/nope.pth"); }),
+  EXPECT_EQ(test::error_message_of([&] { locate_checkpoint(home + "/nope.pth"); }),
             "checkpoint '" + home + "/nope.pth': " + home + "/nope.pth does not exist");
   // Present: the path.
   std::filesystem::create_directories(home + "/hub/checkpoints");

@@ -21,9 +21,6 @@ namespace {
 
 std::string fixture(const std::string& name) { return test::data_path("checkpoint/" + name + ".pth"); }
 
-std::string slurp(const std::string& path) { return test::read_bytes(path); }
-void spit(const std::string& path, const std::string& bytes) { test::write_bytes(path, bytes); }
-
 // The tensor values under v (dicts, lists, tuples, opaque objects' state), by path.
 void collect(const PyValue& v, const std::string& path, std::vector<std::pair<std::string, PyValue>>& out) {
   if (v.is_tensor()) {
@@ -107,7 +104,7 @@ TEST(PthArchive, DeflatedRecordsReadLikeStoredOnes) {
 // A flipped bit inside a weight: the listing reads no weight and shows the file;
 // loading it fails on the record's CRC-32, naming the file and the record.
 TEST(PthArchive, WeightBytesAreReadOnlyWhenLoading) {
-  std::string bytes = slurp(fixture("mmdet_zip"));
+  std::string bytes = test::read_bytes(fixture("mmdet_zip"));
   uint64_t at = 0;
   {
     const ZipArchive zip(bytes.data(), bytes.size());
@@ -117,7 +114,7 @@ TEST(PthArchive, WeightBytesAreReadOnlyWhenLoading) {
   }
   bytes[at] = static_cast<char>(bytes[at] ^ 0x10);
   const std::string path = test::temp_dir("ckpt_archive") + "/flipped.pth";
-  spit(path, bytes);
+  test::write_bytes(path, bytes);
   EXPECT_EQ(inspect_checkpoint(path).tensors.size(), 8u);
   try {
     read_pth(path);
@@ -144,7 +141,7 @@ TEST(PthArchive, ErrorsNameTheFile) {
     EXPECT_EQ(std::string(e.what()).rfind(dir + ": cannot open file", 0), 0u) << e.what();
   }
   const std::string empty = dir + "/empty.pth";
-  spit(empty, "");
+  test::write_bytes(empty, "");
   try {
     PthArchive a(empty);
     FAIL() << "no error";

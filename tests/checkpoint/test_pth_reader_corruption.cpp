@@ -19,9 +19,6 @@
 namespace instseg {
 namespace {
 
-std::string slurp(const std::string& path) { return test::read_bytes(path); }
-void spit(const std::string& path, const std::string& bytes) { test::write_bytes(path, bytes); }
-
 // "ok", or the instseg::Error text; any other exception fails the test.
 std::string try_read(const std::string& path) {
   try {
@@ -64,14 +61,14 @@ TEST_P(Corruption, EveryTruncationIsAnError) {
   const std::string fmt = GetParam();
   std::string dir = test::temp_dir("ckpt_trunc");
   for (const char* name : {"ordered", "meta", "views", "dtypes", "mmdet"}) {
-    std::string bytes = slurp(test::data_path(std::string("checkpoint/") + name + "_" + fmt + ".pth"));
+    std::string bytes = test::read_bytes(test::data_path(std::string("checkpoint/") + name + "_" + fmt + ".pth"));
     ASSERT_GT(bytes.size(), 100u);
     std::string path = dir + "/" + name + ".pth";
     // All lengths near both ends, ~200 through the middle (keeps the test to seconds).
     size_t step = std::max<size_t>(1, bytes.size() / 200);
     int checked = 0;
     for (size_t len = 0; len < bytes.size(); len += (len < 64 || len + 64 > bytes.size()) ? 1 : step) {
-      spit(path, bytes.substr(0, len));
+      test::write_bytes(path, bytes.substr(0, len));
       std::string r = try_read(path);
       ASSERT_NE(r, "ok") << name << " truncated to " << len << " bytes loaded";
       EXPECT_EQ(r.rfind(path + ": ", 0), 0u) << r;
@@ -90,14 +87,14 @@ TEST_P(Corruption, BitFlipsNeverCrash) {
   std::string dir = test::temp_dir("ckpt_flip");
   int errors = 0, loads = 0;
   for (const char* name : {"meta", "views", "mmdet"}) {
-    std::string bytes = slurp(test::data_path(std::string("checkpoint/") + name + "_" + fmt + ".pth"));
+    std::string bytes = test::read_bytes(test::data_path(std::string("checkpoint/") + name + "_" + fmt + ".pth"));
     std::string path = dir + "/" + name + ".pth";
     // ~400 positions per file, every byte of the first 256 (headers, start of the pickle).
     size_t step = std::max<size_t>(1, bytes.size() / 400);
     for (size_t pos = 0; pos < bytes.size(); pos += pos < 256 ? 1 : step) {
       std::string flipped = bytes;
       flipped[pos] = static_cast<char>(flipped[pos] ^ (1 << (pos % 8)));
-      spit(path, flipped);
+      test::write_bytes(path, flipped);
       std::string r = try_read(path);
       expect_listing_agrees(path, r);
       if (r == "ok") {
@@ -110,7 +107,7 @@ TEST_P(Corruption, BitFlipsNeverCrash) {
     // The first byte decides the format: flipping it is always an error.
     std::string flipped = bytes;
     flipped[0] = static_cast<char>(flipped[0] ^ 0x40);
-    spit(path, flipped);
+    test::write_bytes(path, flipped);
     EXPECT_NE(try_read(path), "ok") << name;
   }
   EXPECT_GT(errors, 100) << "loads " << loads;
@@ -135,12 +132,12 @@ size_t central_entry(const std::string& zip, const std::string& name) {
 // LibTorch's PyTorchStreamReader read our zip files: we refuse them, so that
 // the files we read are the ones torch.load reads the same way.
 TEST(CorruptionZip, RecordsMinizWouldMisreadAreRefused) {
-  const std::string bytes = slurp(test::data_path("checkpoint/plain_zip.pth"));
+  const std::string bytes = test::read_bytes(test::data_path("checkpoint/plain_zip.pth"));
   const std::string dir = test::temp_dir("ckpt_miniz");
   const std::string path = dir + "/f.pth";
   ASSERT_EQ(try_read(test::data_path("checkpoint/plain_zip.pth")), "ok");
   auto expect_refused = [&](const std::string& b, const std::string& what, const char* why) {
-    spit(path, b);
+    test::write_bytes(path, b);
     const std::string r = try_read(path);
     EXPECT_EQ(r.rfind(path + ": ", 0), 0u) << why << ": " << r;
     EXPECT_NE(r.find(what), std::string::npos) << why << ": " << r;

@@ -25,7 +25,7 @@ PyValue unpickle(const std::string& bytes, uint64_t base = 0) {
   return up.load();
 }
 
-std::string error_of(const std::string& bytes, uint64_t base = 0) {
+std::string unpickle_error_of(const std::string& bytes, uint64_t base = 0) {
   try {
     unpickle(bytes, base);
   } catch (const Error& e) {
@@ -131,26 +131,26 @@ TEST(Unpickler, RebuildTensorDescribesAViewInsideItsStorage) {
 
 TEST(Unpickler, ErrorsNameTheByteOffset) {
   // Truncated inside BINUNICODE's payload: the opcode is at byte 3 of the buffer, base 1000.
-  std::string e = error_of(from_hex("80027d58050000006162"), 1000);
+  std::string e = unpickle_error_of(from_hex("80027d58050000006162"), 1000);
   EXPECT_NE(e.find("truncated"), std::string::npos) << e;
   EXPECT_NE(e.find("at byte 1003"), std::string::npos) << e;
-  e = error_of("\x80\x02\xff.");
+  e = unpickle_error_of("\x80\x02\xff.");
   EXPECT_NE(e.find("unknown or unsupported pickle opcode 0xff at byte 2"), std::string::npos) << e;
-  e = error_of("\x80\x02s.");  // SETITEM on an empty stack
+  e = unpickle_error_of("\x80\x02s.");  // SETITEM on an empty stack
   EXPECT_NE(e.find("stack underflow at byte 2"), std::string::npos) << e;
-  e = error_of("\x80\x02h\x05.");
+  e = unpickle_error_of("\x80\x02h\x05.");
   EXPECT_NE(e.find("memo key 5 not defined at byte 2"), std::string::npos) << e;
-  e = error_of("\x80\x02K\x01K\x01K\x02s.");  // SETITEM into an int
+  e = unpickle_error_of("\x80\x02K\x01K\x01K\x02s.");  // SETITEM into an int
   EXPECT_NE(e.find("SETITEM(S) on a int"), std::string::npos) << e;
-  e = error_of("\x80\x02");  // no STOP
+  e = unpickle_error_of("\x80\x02");  // no STOP
   EXPECT_NE(e.find("truncated"), std::string::npos) << e;
-  e = error_of("\x80\x02Q.");  // BINPERSID without handler (and empty stack)
+  e = unpickle_error_of("\x80\x02Q.");  // BINPERSID without handler (and empty stack)
   EXPECT_FALSE(e.empty());
 }
 
 TEST(Unpickler, RefusesAbsurdNesting) {
   std::string p = "\x80\x02N" + std::string(10000, '\x85') + ".";  // None wrapped in 10000 1-tuples
-  std::string e = error_of(p);
+  std::string e = unpickle_error_of(p);
   EXPECT_NE(e.find("nested deeper than"), std::string::npos) << e;
 }
 

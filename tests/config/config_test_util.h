@@ -2,6 +2,7 @@
 #pragma once
 #include <string>
 
+#include "instseg/config/config_tree.h"
 #include "instseg/core/check.h"
 
 namespace instseg::test {
@@ -16,5 +17,10 @@ std::string error_of(F&& fn) {
   }
   return "";
 }
+
+// A config node from JSON text (ConfigNode::parse) or from YAML text (as a
+// .yaml config file is read).
+inline ConfigNode J(const char* json) { return ConfigNode::parse(json); }
+inline ConfigNode Y(const std::string& yaml) { return parse_yaml_config(yaml, "test.yaml"); }
 
 }  // namespace instseg::test

@@ -16,7 +16,7 @@ namespace {
 
 using test::error_of;
 
-ConfigNode J(const char* s) { return ConfigNode::parse(s); }
+using test::J;
 
 ConfigNode fixture(const char* name) { return load_config(test::data_path(std::string("config/") + name)); }
 

@@ -11,7 +11,7 @@ namespace {
 
 using test::error_of;
 
-ConfigNode Y(const std::string& s) { return parse_yaml_config(s, "test.yaml"); }
+using test::Y;
 
 // mmdet's coco_instance test/train dataloaders as mmengine dumps them.
 const char* kTestLoader = R"(

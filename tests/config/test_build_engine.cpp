@@ -13,7 +13,7 @@ namespace {
 
 using test::error_of;
 
-ConfigNode Y(const std::string& s) { return parse_yaml_config(s, "test.yaml"); }
+using test::Y;
 
 // SOLOv2 1x as mmengine dumps it (schedule_1x + default_runtime + SOLOv2's optimizer).
 const char* kSolo = R"(

@@ -9,7 +9,7 @@ namespace {
 
 using test::error_of;
 
-ConfigNode J(const char* s) { return ConfigNode::parse(s); }
+using test::J;
 
 TEST(ConfigReader, TypedGetsDefaultsAndOptionals) {
   ConfigNode n = J(R"({"type": "ResNet", "depth": 18, "strides": [1, 2], "lr": 1, "name": "x", "flag": true,

@@ -11,7 +11,7 @@ namespace {
 
 using test::error_of;
 
-ConfigNode J(const char* s) { return ConfigNode::parse(s); }
+using test::J;
 
 TEST(LayerCfg, ConvCfgTypesAndDefaults) {
   ConfigNode n = J(R"({"none": null, "conv": {"type": "Conv"}, "plain": {"type": "Conv2d"},

@@ -13,7 +13,7 @@ namespace {
 
 using test::error_of;
 
-ConfigNode J(const char* s) { return ConfigNode::parse(s); }
+using test::J;
 
 TEST(Overrides, ValueKindsLikeDictAction) {
   EXPECT_EQ(parse_override_value("101"), ConfigNode(101));

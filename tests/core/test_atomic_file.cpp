@@ -23,14 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string error_of(const std::function<void()>& fn) { return test::error_message_of(fn); }
 
 size_t temp_files_in(const std::string& dir) {
   size_t n = 0;
@@ -57,7 +49,7 @@ TEST(AtomicFile, CommitReplacesTheFile) {
   const std::string path = dir + "/a.txt";
   write_file_atomically(path, "old");
   write_file_atomically(path, "new contents");
-  EXPECT_EQ(slurp(path), "new contents");
+  EXPECT_EQ(test::read_bytes(path), "new contents");
   EXPECT_EQ(temp_files_in(dir), 0u);
 }
 
@@ -83,9 +75,9 @@ TEST(AtomicFile, InjectedNoSpaceKeepsThePreviousFile) {
   f.write(data.data(), data.size());  // does not throw: the writer's producer keeps going
   f.write(data.data(), data.size());
   EXPECT_TRUE(f.failed());
-  const std::string err = error_of([&] { f.commit(); });
+  const std::string err = test::error_message_of([&] { f.commit(); });
   EXPECT_NE(err.find("no space left on device writing " + path), std::string::npos) << err;
-  EXPECT_EQ(slurp(path), "previous");
+  EXPECT_EQ(test::read_bytes(path), "previous");
   EXPECT_EQ(temp_files_in(dir), 0u);
 }
 
@@ -95,13 +87,13 @@ TEST(AtomicFile, RealDiskFullOnASmallTmpfs) {
   const std::string path = fs1.dir() + "/d.bin";
   write_file_atomically(path, "previous");
   const std::string big(1 << 20, 'y');
-  const std::string err = error_of([&] { write_file_atomically(path, big); });
+  const std::string err = test::error_message_of([&] { write_file_atomically(path, big); });
   EXPECT_NE(err.find("no space left on device writing " + path), std::string::npos) << err;
-  EXPECT_EQ(slurp(path), "previous");
+  EXPECT_EQ(test::read_bytes(path), "previous");
   EXPECT_EQ(temp_files_in(fs1.dir()), 0u);
   // The space was given back: a small file fits again.
   write_file_atomically(path, "after");
-  EXPECT_EQ(slurp(path), "after");
+  EXPECT_EQ(test::read_bytes(path), "after");
 }
 
 TEST(AtomicFile, StaleTempFilesOfDeadWritersAreRemoved) {

@@ -7,6 +7,7 @@
 #include "instseg/engine/trainer.h"
 
 #include "common/test_util.h"
+#include "engine/engine_test_worker.h"
 #include "tiny_model.h"
 
 #include <ATen/Parallel.h>
@@ -31,8 +32,6 @@ using test::ToySource;
 
 namespace {
 
-std::string worker() { return std::string(INSTSEG_BINARY_DIR) + "/tests/engine/engine_test_worker"; }
-
 OptimizerOptions sgd() {
   OptimizerOptions o;
   o.type = "SGD";
@@ -52,7 +51,7 @@ TEST(MultiProcess, TwoProcessGlooMatchesOneProcess) {
   lo.nproc_per_node = 2;
   lo.master_port = 0;
   lo.timeout_s = 120;  // never hang CI
-  lo.argv = {worker(), "dist-train", dir, std::to_string(steps)};
+  lo.argv = {test::engine_test_worker(), "dist-train", dir, std::to_string(steps)};
   ASSERT_EQ(launch_local(lo), 0);
 
   // The same run in one process with the whole global batch (4).
@@ -113,7 +112,7 @@ TEST(MultiProcess, SigkillDuringCheckpointKeepsPreviousLoadable) {
     pid_t pid = ::fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
-      std::string w = worker();
+      std::string w = test::engine_test_worker();
       ::execl(w.c_str(), w.c_str(), "ckpt-loop", dir.c_str(), static_cast<char*>(nullptr));
       _exit(127);
     }

@@ -11,23 +11,23 @@
 namespace instseg {
 
 namespace {
-struct BackboneImpl : torch::nn::Module {
-  BackboneImpl() {
+struct ToyBackboneImpl : torch::nn::Module {
+  ToyBackboneImpl() {
     conv = register_module("conv", torch::nn::Linear(3, 4));
     bn = register_module("bn", torch::nn::BatchNorm1d(4));
   }
   torch::nn::Linear conv{nullptr};
   torch::nn::BatchNorm1d bn{nullptr};
 };
-TORCH_MODULE(Backbone);
+TORCH_MODULE(ToyBackbone);
 
 struct NetImpl : torch::nn::Module {
   NetImpl() {
-    backbone = register_module("backbone", Backbone());
+    backbone = register_module("backbone", ToyBackbone());
     head = register_module("head", torch::nn::Linear(4, 2));
     frozen = register_parameter("frozen", at::zeros({2}), /*requires_grad=*/false);
   }
-  Backbone backbone{nullptr};
+  ToyBackbone backbone{nullptr};
   torch::nn::Linear head{nullptr};
   at::Tensor frozen;
 };

@@ -4,6 +4,7 @@
 #include "instseg/core/check.h"
 
 #include "common/test_util.h"
+#include "engine/engine_test_worker.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -16,13 +17,11 @@
 namespace instseg {
 namespace {
 
-std::string worker() { return std::string(INSTSEG_BINARY_DIR) + "/tests/engine/engine_test_worker"; }
-
 }  // namespace
 
 TEST(WorkDirLock, SecondProcessIsRefusedAndADeadHoldersLockIsTakenOver) {
   const std::string dir = test::temp_dir("lock");
-  FILE* p = ::popen((worker() + " hold-lock " + dir).c_str(), "r");
+  FILE* p = ::popen((test::engine_test_worker() + " hold-lock " + dir).c_str(), "r");
   ASSERT_NE(p, nullptr);
   char line[128] = {0};
   ASSERT_NE(std::fgets(line, sizeof line, p), nullptr) << "the worker printed nothing";
@@ -51,7 +50,7 @@ TEST(WorkDirLock, SecondProcessIsRefusedAndADeadHoldersLockIsTakenOver) {
 TEST(WorkDirLock, ReleasedWhenTheLastHandleGoes) {
   const std::string dir = test::temp_dir("lock_release");
   { auto a = WorkDirLock::acquire(dir); }
-  FILE* p = ::popen((worker() + " hold-lock " + dir).c_str(), "r");
+  FILE* p = ::popen((test::engine_test_worker() + " hold-lock " + dir).c_str(), "r");
   ASSERT_NE(p, nullptr);
   char line[128] = {0};
   ASSERT_NE(std::fgets(line, sizeof line, p), nullptr);

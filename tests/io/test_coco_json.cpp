@@ -10,7 +10,7 @@
 namespace instseg {
 namespace {
 
-std::string write_temp(const std::string& name, const std::string& text) {
+std::string write_coco_temp(const std::string& name, const std::string& text) {
   const std::string path = test::temp_dir("coco_json") + "/" + name;
   std::ofstream(path, std::ios::binary) << text;
   return path;
@@ -46,7 +46,7 @@ const char* kSmall = R"({
 })";
 
 TEST(CocoJson, ParsesAllSegmentationKinds) {
-  const CocoFile f = load_coco_json(write_temp("small.json", kSmall));
+  const CocoFile f = load_coco_json(write_coco_temp("small.json", kSmall));
   ASSERT_EQ(f.images.size(), 2u);
   EXPECT_EQ(f.images[0].id, 7);
   EXPECT_EQ(f.images[0].file_name, "a.jpg");
@@ -99,7 +99,7 @@ std::string one_ann(const std::string& ann_fields) {
 
 TEST(CocoJson, TruncatedJsonNamesFileAndByte) {
   const std::string text = kSmall;
-  const std::string path = write_temp("trunc.json", text.substr(0, 300));
+  const std::string path = write_coco_temp("trunc.json", text.substr(0, 300));
   const std::string err = load_error(path);
   EXPECT_NE(err.find(path), std::string::npos) << err;
   EXPECT_NE(err.find("byte 300"), std::string::npos) << err;
@@ -108,13 +108,13 @@ TEST(CocoJson, TruncatedJsonNamesFileAndByte) {
 }
 
 TEST(CocoJson, SyntaxErrorNamesByte) {
-  const std::string path = write_temp("syntax.json", R"({"images": [}, ])");
+  const std::string path = write_coco_temp("syntax.json", R"({"images": [}, ])");
   const std::string err = load_error(path);
   EXPECT_NE(err.find("byte 12"), std::string::npos) << err;
 }
 
 TEST(CocoJson, BadRleStringNamesField) {
-  const std::string path = write_temp(
+  const std::string path = write_coco_temp(
       "badrle.json", one_ann(R"("segmentation": {"size": [4, 5], "counts": "0 00"})"));
   const std::string err = load_error(path);
   EXPECT_NE(err.find(path), std::string::npos) << err;
@@ -125,71 +125,71 @@ TEST(CocoJson, BadRleStringNamesField) {
 TEST(CocoJson, RleStringWithWrongTotalFails) {
   // "06" = runs [0, 6]: 6 pixels, the image has 20.
   const std::string err = load_error(
-      write_temp("rlesum.json", one_ann(R"("segmentation": {"size": [4, 5], "counts": "06"})")));
+      write_coco_temp("rlesum.json", one_ann(R"("segmentation": {"size": [4, 5], "counts": "06"})")));
   EXPECT_NE(err.find("runs sum to 6 but size is 4x5 = 20"), std::string::npos) << err;
   // A continuation bit on the last character: truncated.
   const std::string err2 = load_error(
-      write_temp("rletrunc.json", one_ann(R"("segmentation": {"size": [4, 5], "counts": "0P"})")));
+      write_coco_temp("rletrunc.json", one_ann(R"("segmentation": {"size": [4, 5], "counts": "0P"})")));
   EXPECT_NE(err2.find("truncated count"), std::string::npos) << err2;
 }
 
 TEST(CocoJson, UncompressedRleWrongTotalFails) {
   const std::string err = load_error(
-      write_temp("ursum.json", one_ann(R"("segmentation": {"size": [4, 5], "counts": [3, 4]})")));
+      write_coco_temp("ursum.json", one_ann(R"("segmentation": {"size": [4, 5], "counts": [3, 4]})")));
   EXPECT_NE(err.find("annotations[0] (id 11).segmentation.counts"), std::string::npos) << err;
   EXPECT_NE(err.find("runs sum to 7"), std::string::npos) << err;
 }
 
 TEST(CocoJson, RleSizeDifferentFromImageFails) {
   const std::string err = load_error(
-      write_temp("rlesize.json", one_ann(R"("segmentation": {"size": [5, 4], "counts": [20]})")));
+      write_coco_temp("rlesize.json", one_ann(R"("segmentation": {"size": [5, 4], "counts": [20]})")));
   EXPECT_NE(err.find("segmentation.size [5, 4] differs from image 1 size [4, 5]"), std::string::npos)
       << err;
 }
 
 TEST(CocoJson, ShortPolygonNamesField) {
   const std::string path =
-      write_temp("shortpoly.json", one_ann(R"("segmentation": [[0, 0, 1, 1, 2, 2], [0, 0, 3, 3]])"));
+      write_coco_temp("shortpoly.json", one_ann(R"("segmentation": [[0, 0, 1, 1, 2, 2], [0, 0, 3, 3]])"));
   const std::string err = load_error(path);
   EXPECT_NE(err.find(path), std::string::npos) << err;
   EXPECT_NE(err.find("annotations[0] (id 11).segmentation[1]"), std::string::npos) << err;
   EXPECT_NE(err.find("polygon has 4 coordinates"), std::string::npos) << err;
   const std::string err2 =
-      load_error(write_temp("oddpoly.json", one_ann(R"("segmentation": [[0, 0, 1, 1, 2, 2, 3]])")));
+      load_error(write_coco_temp("oddpoly.json", one_ann(R"("segmentation": [[0, 0, 1, 1, 2, 2, 3]])")));
   EXPECT_NE(err2.find("polygon has 7 coordinates"), std::string::npos) << err2;
 }
 
 TEST(CocoJson, FlatPolygonListFails) {
   const std::string err =
-      load_error(write_temp("flat.json", one_ann(R"("segmentation": [0, 0, 1, 1, 2, 2])")));
+      load_error(write_coco_temp("flat.json", one_ann(R"("segmentation": [0, 0, 1, 1, 2, 2])")));
   EXPECT_NE(err.find("annotations[0] (id 11).segmentation[0]"), std::string::npos) << err;
   EXPECT_NE(err.find("list of lists"), std::string::npos) << err;
 }
 
 TEST(CocoJson, WrongTypesNameTheField) {
-  std::string err = load_error(write_temp("t1.json", one_ann(R"("iscrowd": "no")")));
+  std::string err = load_error(write_coco_temp("t1.json", one_ann(R"("iscrowd": "no")")));
   EXPECT_NE(err.find("annotations[0] (id 11).iscrowd: expected an integer, got a string"),
             std::string::npos)
       << err;
-  err = load_error(write_temp("t2.json", R"({"images": [{"id": 1, "height": [1]}]})"));
+  err = load_error(write_coco_temp("t2.json", R"({"images": [{"id": 1, "height": [1]}]})"));
   EXPECT_NE(err.find("images[0] (id 1).height: expected a scalar"), std::string::npos) << err;
-  err = load_error(write_temp("t3.json", R"({"images": {}})"));
+  err = load_error(write_coco_temp("t3.json", R"({"images": {}})"));
   EXPECT_NE(err.find("images: expected an array"), std::string::npos) << err;
-  err = load_error(write_temp("t4.json", R"([1, 2])"));
+  err = load_error(write_coco_temp("t4.json", R"([1, 2])"));
   EXPECT_NE(err.find("top-level value must be an object"), std::string::npos) << err;
-  err = load_error(write_temp("t5.json", R"({"annotations": []})"));
+  err = load_error(write_coco_temp("t5.json", R"({"annotations": []})"));
   EXPECT_NE(err.find("no \"images\" array"), std::string::npos) << err;
-  err = load_error(write_temp("t6.json", one_ann(R"("bbox2": 1, "bbox": [1, 2, 3])")));
+  err = load_error(write_coco_temp("t6.json", one_ann(R"("bbox2": 1, "bbox": [1, 2, 3])")));
   EXPECT_NE(err.find("bbox: expected 4 numbers"), std::string::npos) << err;
 }
 
 TEST(CocoJson, CrossReferencesChecked) {
-  std::string err = load_error(write_temp("x1.json", R"({"images": [{"id": 1}, {"id": 1}]})"));
+  std::string err = load_error(write_coco_temp("x1.json", R"({"images": [{"id": 1}, {"id": 1}]})"));
   EXPECT_NE(err.find("images[1]: duplicate image id 1"), std::string::npos) << err;
-  err = load_error(write_temp(
+  err = load_error(write_coco_temp(
       "x2.json", R"({"images": [{"id": 1}], "annotations": [{"id": 4, "image_id": 2, "category_id": 1}]})"));
   EXPECT_NE(err.find("annotations[0] (id 4): image_id 2 is not in images"), std::string::npos) << err;
-  err = load_error(write_temp("x3.json", R"({"images": [{"id": 1}], "categories": [{"id": 1}],
+  err = load_error(write_coco_temp("x3.json", R"({"images": [{"id": 1}], "categories": [{"id": 1}],
      "annotations": [{"id": 4, "image_id": 1, "category_id": 2}]})"));
   EXPECT_NE(err.find("category_id 2 is not in categories"), std::string::npos) << err;
 }
@@ -244,7 +244,7 @@ TEST(CocoJson, SharedDatasetsCounts) {
 
 // One image of 100 x 50 and the given annotations (JSON objects).
 std::string with_annotations(const std::string& name, const std::string& anns) {
-  return write_temp(name, R"({"images": [{"id": 1, "file_name": "a.png", "width": 100, "height": 50}],
+  return write_coco_temp(name, R"({"images": [{"id": 1, "file_name": "a.png", "width": 100, "height": 50}],
     "categories": [{"id": 1, "name": "x"}], "annotations": [)" + anns + "]}");
 }
 
@@ -291,7 +291,7 @@ TEST(CocoJson, PolygonFarOutsideItsImageIsAnError) {
 
 // An RLE claiming 1e12 pixels is refused before anything is allocated.
 TEST(CocoJson, HugeRleSizeIsAnError) {
-  const std::string path = write_temp("bigrle.json", R"({"images": [{"id": 1, "file_name": "a.png"}],
+  const std::string path = write_coco_temp("bigrle.json", R"({"images": [{"id": 1, "file_name": "a.png"}],
     "categories": [{"id": 1, "name": "x"}], "annotations": [{"id": 1, "image_id": 1, "category_id": 1,
     "segmentation": {"size": [1000000, 1000000], "counts": "0"}, "area": 1, "bbox": [0, 0, 1, 1]}]})");
   EXPECT_NE(load_error(path).find("size 1000000x1000000 is more than 2^32-1 pixels"), std::string::npos)

@@ -129,11 +129,6 @@ std::string read_error(const std::string& path) {
   return "";
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 // A PNG that claims 20000 x 20000 pixels (the header alone: the guard must act
 // before decoding; a real one takes 3.75 GB to decode).
 std::string big_png_header() {
@@ -191,7 +186,7 @@ TEST(Image, TruncatedJpegWarnsNamingTheFile) {
   read_image_rgb(dir + "/whole.jpg");
   set_log_file("");
   EXPECT_EQ(img.rows, 64);
-  const std::string text = slurp(log);
+  const std::string text = test::read_bytes(log);
   EXPECT_NE(text.find("WARNING - " + path + ": truncated JPEG"), std::string::npos) << text;
   EXPECT_EQ(text.find("whole.jpg"), std::string::npos) << text;
 }

@@ -12,11 +12,6 @@
 namespace instseg {
 namespace {
 
-std::string slurp(const std::string& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 CocoResult result(int64_t image_id, double score) {
   CocoResult r;
   r.image_id = image_id;
@@ -39,18 +34,18 @@ CocoResult result(int64_t image_id, double score) {
 TEST(JsonArrayFile, CompleteAfterEveryCommit) {
   const std::string path = test::temp_dir("json_array") + "/results.json";
   JsonArrayFile f(path);
-  EXPECT_EQ(nlohmann::json::parse(slurp(path)), nlohmann::json::array());
+  EXPECT_EQ(nlohmann::json::parse(test::read_bytes(path)), nlohmann::json::array());
   f.append(result_json(result(1, 0.5)));
   f.append(result_json(result(1, 0.25)));
   // Not committed: the file still holds the empty array.
-  EXPECT_EQ(nlohmann::json::parse(slurp(path)).size(), 0u);
+  EXPECT_EQ(nlohmann::json::parse(test::read_bytes(path)).size(), 0u);
   f.commit();
   EXPECT_EQ(f.committed(), 2u);
-  EXPECT_EQ(nlohmann::json::parse(slurp(path)).size(), 2u);
+  EXPECT_EQ(nlohmann::json::parse(test::read_bytes(path)).size(), 2u);
   f.commit();  // nothing new: unchanged
   f.append(result_json(result(2, 0.75)));
   f.commit();
-  const nlohmann::json j = nlohmann::json::parse(slurp(path));
+  const nlohmann::json j = nlohmann::json::parse(test::read_bytes(path));
   ASSERT_EQ(j.size(), 3u);
   EXPECT_EQ(j[2]["image_id"], 2);
   EXPECT_EQ(j[2]["score"], 0.75);
@@ -69,10 +64,10 @@ TEST(JsonArrayFile, SameLayoutAsSaveResultsJson) {
       f.commit();
     }
   }
-  EXPECT_EQ(slurp(dir + "/streamed.json"), slurp(dir + "/whole.json"));
+  EXPECT_EQ(test::read_bytes(dir + "/streamed.json"), test::read_bytes(dir + "/whole.json"));
   JsonArrayFile empty(dir + "/empty.json");
   save_results_json(dir + "/empty_whole.json", {});
-  EXPECT_EQ(slurp(dir + "/empty.json"), slurp(dir + "/empty_whole.json"));
+  EXPECT_EQ(test::read_bytes(dir + "/empty.json"), test::read_bytes(dir + "/empty_whole.json"));
 }
 
 // A full disk names the file (/dev/full answers every write with ENOSPC).

@@ -11,7 +11,7 @@
 namespace instseg {
 namespace {
 
-std::shared_ptr<const CocoDataset> toy(int n, std::vector<TransformSpec> pipeline) {
+std::shared_ptr<const CocoDataset> toy_set(int n, std::vector<TransformSpec> pipeline) {
   const std::string dir = test::make_toy_dataset(n);
   CocoDatasetOptions o;
   o.ann_file = dir + "/ann.json";
@@ -54,7 +54,7 @@ TEST(Loader, RanksAreDisjointAndCover) {
 }
 
 TEST(Loader, AspectRatioGrouping) {
-  auto ds = toy(12, {});
+  auto ds = toy_set(12, {});
   // (w, h) = (40 + 8 (i%5), 32 + 12 (i%3)): w < h for i = 2, 12 % ... computed here.
   std::vector<int64_t> idx(12);
   for (int i = 0; i < 12; ++i) idx[i] = i;
@@ -81,7 +81,7 @@ std::vector<Batch> run_epoch(DataLoader& l, int64_t e) {
 }
 
 TEST(Loader, DeterministicAcrossWorkerCounts) {
-  auto ds = toy(11, train_pipeline_multiscale({20, 24, 28, 32}, 64));
+  auto ds = toy_set(11, train_pipeline_multiscale({20, 24, 28, 32}, 64));
   LoaderOptions o;
   o.batch_size = 3;
   o.seed = 5;
@@ -121,7 +121,7 @@ TEST(Loader, DeterministicAcrossWorkerCounts) {
 }
 
 TEST(Loader, ShardsOfTwoRanks) {
-  auto ds = toy(10, test_pipeline({64, 48}));
+  auto ds = toy_set(10, test_pipeline({64, 48}));
   std::multiset<int64_t> seen;
   for (int64_t r = 0; r < 2; ++r) {
     LoaderOptions o;

@@ -63,7 +63,7 @@ const Dict* oracle() {
   if (!d) GTEST_SKIP() << "python3 with torch and torchvision not found (set INSTSEG_PYTHON); " \
                           "skipping the torchvision oracle"
 
-at::Tensor get(const Dict& d, const std::string& k) {
+at::Tensor optional_tensor(const Dict& d, const std::string& k) {
   return d.contains(k) ? d.at(k).toTensor() : at::Tensor();
 }
 
@@ -75,12 +75,12 @@ struct Case {
 Case load_case(const Dict& d, const std::string& name) {
   const std::string p = name + ".";
   Case c;
-  c.input = get(d, p + "input");
-  c.offset = get(d, p + "offset");
-  c.mask = get(d, p + "mask");
-  c.weight = get(d, p + "weight");
-  c.bias = get(d, p + "bias");
-  auto v = get(d, p + "params");
+  c.input = optional_tensor(d, p + "input");
+  c.offset = optional_tensor(d, p + "offset");
+  c.mask = optional_tensor(d, p + "mask");
+  c.weight = optional_tensor(d, p + "weight");
+  c.bias = optional_tensor(d, p + "bias");
+  auto v = optional_tensor(d, p + "params");
   auto at_ = [&](int i) { return v[i].item<int64_t>(); };
   c.opt.stride = {at_(0), at_(1)};
   c.opt.padding = {at_(2), at_(3)};
@@ -140,21 +140,21 @@ TEST(DeformConv, MatchesTorchvisionFloat64ForwardAndGradients) {
     SCOPED_TRACE(name);
     const std::string p = name + ".";
     const Case c = load_case(*d, name);
-    auto r = run_op(c, get(*d, p + "grad_output"));
-    ASSERT_EQ(r[0].sizes(), get(*d, p + "output").sizes());
-    EXPECT_LT(test::max_abs_diff(r[0], get(*d, p + "output")), 1e-10);
-    EXPECT_LT(test::max_abs_diff(r[1], get(*d, p + "grad_input")), 1e-10);
-    EXPECT_LT(test::max_abs_diff(r[4], get(*d, p + "grad_weight")), 1e-10);
+    auto r = run_op(c, optional_tensor(*d, p + "grad_output"));
+    ASSERT_EQ(r[0].sizes(), optional_tensor(*d, p + "output").sizes());
+    EXPECT_LT(test::max_abs_diff(r[0], optional_tensor(*d, p + "output")), 1e-10);
+    EXPECT_LT(test::max_abs_diff(r[1], optional_tensor(*d, p + "grad_input")), 1e-10);
+    EXPECT_LT(test::max_abs_diff(r[4], optional_tensor(*d, p + "grad_weight")), 1e-10);
     if (c.mask.defined()) {
-      EXPECT_LT(test::max_abs_diff(r[3], get(*d, p + "grad_mask")), 1e-10);
+      EXPECT_LT(test::max_abs_diff(r[3], optional_tensor(*d, p + "grad_mask")), 1e-10);
     }
     if (c.bias.defined()) {
-      EXPECT_LT(test::max_abs_diff(r[5], get(*d, p + "grad_bias")), 1e-10);
+      EXPECT_LT(test::max_abs_diff(r[5], optional_tensor(*d, p + "grad_bias")), 1e-10);
     }
     // Offsets: equal except at samples exactly on y == -1 or x == -1, where
     // mmcv's rule (followed here) gives 0 and torchvision a one-sided slope.
     auto edge = samples_at_minus_one(c);
-    auto tv = get(*d, p + "grad_offset");
+    auto tv = optional_tensor(*d, p + "grad_offset");
     EXPECT_LT(test::max_abs_diff(r[2].masked_fill(edge, 0), tv.masked_fill(edge, 0)), 1e-10);
     EXPECT_EQ(r[2].masked_select(edge).abs().sum().item<double>(), 0.0);
     if (name == "integer" || name == "v1_integer") {
@@ -167,11 +167,11 @@ TEST(DeformConv, MatchesTorchvisionFloat64ForwardAndGradients) {
   o.padding = {1, 1};
   o.deform_groups = 2;
   o.groups = 2;
-  auto y = modulated_deform_conv2d(get(*d, "f32.input"), get(*d, "f32.offset"),
-                                   get(*d, "f32.mask"), get(*d, "f32.weight"),
-                                   get(*d, "f32.bias"), o);
+  auto y = modulated_deform_conv2d(optional_tensor(*d, "f32.input"), optional_tensor(*d, "f32.offset"),
+                                   optional_tensor(*d, "f32.mask"), optional_tensor(*d, "f32.weight"),
+                                   optional_tensor(*d, "f32.bias"), o);
   EXPECT_EQ(y.scalar_type(), at::kFloat);
-  EXPECT_LT(test::max_abs_diff(y, get(*d, "f32.output")), 1e-4);
+  EXPECT_LT(test::max_abs_diff(y, optional_tensor(*d, "f32.output")), 1e-4);
 }
 
 TEST(DeformConv, ScalarReferenceMatchesTorchvision) {
@@ -182,17 +182,17 @@ TEST(DeformConv, ScalarReferenceMatchesTorchvision) {
     const std::string p = name + ".";
     const Case c = load_case(*d, name);
     auto y = test::reference_forward(c.input, c.offset, c.mask, c.weight, c.bias, c.opt);
-    EXPECT_LT(test::max_abs_diff(y, get(*d, p + "output")), 1e-10);
-    auto g = test::reference_backward(get(*d, p + "grad_output"), c.input, c.offset, c.mask,
+    EXPECT_LT(test::max_abs_diff(y, optional_tensor(*d, p + "output")), 1e-10);
+    auto g = test::reference_backward(optional_tensor(*d, p + "grad_output"), c.input, c.offset, c.mask,
                                       c.weight, c.bias.defined(), c.opt);
-    EXPECT_LT(test::max_abs_diff(g.input, get(*d, p + "grad_input")), 1e-10);
-    EXPECT_LT(test::max_abs_diff(g.weight, get(*d, p + "grad_weight")), 1e-10);
+    EXPECT_LT(test::max_abs_diff(g.input, optional_tensor(*d, p + "grad_input")), 1e-10);
+    EXPECT_LT(test::max_abs_diff(g.weight, optional_tensor(*d, p + "grad_weight")), 1e-10);
     if (c.mask.defined()) {
-      EXPECT_LT(test::max_abs_diff(g.mask, get(*d, p + "grad_mask")), 1e-10);
+      EXPECT_LT(test::max_abs_diff(g.mask, optional_tensor(*d, p + "grad_mask")), 1e-10);
     }
     auto edge = samples_at_minus_one(c);
     EXPECT_LT(test::max_abs_diff(g.offset.masked_fill(edge, 0),
-                                 get(*d, p + "grad_offset").masked_fill(edge, 0)),
+                                 optional_tensor(*d, p + "grad_offset").masked_fill(edge, 0)),
               1e-10);
   }
 }

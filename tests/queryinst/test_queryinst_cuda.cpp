@@ -20,26 +20,26 @@
 namespace instseg {
 namespace {
 
-QueryInstOptions small_options() {
+QueryInstOptions small_queryinst_options() {
   auto o = test::queryinst_fixture_options();
   o.rpn_head.num_proposals = 12;
   o.roi_head.max_per_img = 12;
   return o;
 }
 
-std::shared_ptr<QueryInstImpl> small_model() {
+std::shared_ptr<QueryInstImpl> small_queryinst() {
   at::manual_seed(31);
-  return std::make_shared<QueryInstImpl>(small_options());
+  return std::make_shared<QueryInstImpl>(small_queryinst_options());
 }
 
 std::shared_ptr<QueryInstImpl> cuda_copy(const QueryInstImpl& cpu) {
-  auto m = std::make_shared<QueryInstImpl>(small_options());
+  auto m = std::make_shared<QueryInstImpl>(small_queryinst_options());
   test::copy_module_state(*m, cpu);
   m->to(at::kCUDA);
   return m;
 }
 
-Batch scene(bool with_gt) {
+Batch queryinst_scene(bool with_gt) {
   at::manual_seed(7);
   Batch b;
   b.images = at::randn({2, 3, 96, 128});
@@ -106,12 +106,12 @@ TEST(QueryInstCuda, HungarianAssignmentRoundTripsThroughTheHost) {
 
 TEST(QueryInstCuda, PredictMatchesCpu) {
   INSTSEG_REQUIRE_CUDA();
-  auto cpu = small_model();
+  auto cpu = small_queryinst();
   auto gpu = cuda_copy(*cpu);
   cpu->eval();
   gpu->eval();
   at::NoGradGuard ng;
-  Batch b = scene(false);
+  Batch b = queryinst_scene(false);
   auto rc = cpu->predict(b);
   Batch bg = b;
   bg.images = b.images.to(at::kCUDA);
@@ -133,7 +133,7 @@ TEST(QueryInstCuda, PredictMatchesCpu) {
 
 TEST(QueryInstCuda, TrainingStepMatchesCpu) {
   INSTSEG_REQUIRE_CUDA();
-  auto cpu = small_model();
+  auto cpu = small_queryinst();
   auto gpu = cuda_copy(*cpu);
   OptimizerOptions oo;
   oo.type = "AdamW";  // QueryInst's optimizer
@@ -147,7 +147,7 @@ TEST(QueryInstCuda, TrainingStepMatchesCpu) {
     to.clip_max_norm = 1.0;
     to.tensorboard = to.json_scalars = to.log_file = to.progress_bar = false;
     Trainer t(m, build_optimizer(*m, oo), LrSchedule(), to);
-    return t.run_step(batch_to_device(scene(true), dev));
+    return t.run_step(batch_to_device(queryinst_scene(true), dev));
   };
   const StepResult rc = run(cpu, c10::Device(c10::kCPU));
   const StepResult rg = run(gpu, c10::Device(c10::kCUDA));
@@ -168,7 +168,7 @@ TEST(QueryInstCuda, TrainingStepMatchesCpu) {
   // without): taken, finite, and near the fp32 losses.
   for (AmpDtype amp : {AmpDtype::fp16, AmpDtype::bf16}) {
     SCOPED_TRACE(to_string(amp));
-    auto again = cuda_copy(*small_model());
+    auto again = cuda_copy(*small_queryinst());
     const StepResult ra = run(again, c10::Device(c10::kCUDA), amp);
     EXPECT_FALSE(ra.skipped);
     const double tol = amp == AmpDtype::fp16 ? 0.02 : 0.1;

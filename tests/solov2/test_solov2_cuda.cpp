@@ -20,7 +20,7 @@
 namespace instseg {
 namespace {
 
-SOLOv2Options small_options() {
+SOLOv2Options small_solov2_options() {
   SOLOv2Options o;
   o.backbone.resnet.depth = 18;
   o.backbone.resnet.base_channels = 16;
@@ -37,9 +37,9 @@ SOLOv2Options small_options() {
   return o;
 }
 
-std::shared_ptr<SOLOv2Impl> small_model() {
+std::shared_ptr<SOLOv2Impl> small_solov2() {
   at::manual_seed(21);
-  auto m = std::make_shared<SOLOv2Impl>(small_options());
+  auto m = std::make_shared<SOLOv2Impl>(small_solov2_options());
   at::NoGradGuard ng;
   // A fresh head scores every cell at the 0.01 prior: spread class 0's logits
   // so that about a tenth of the cells pass score_thr.
@@ -51,14 +51,14 @@ std::shared_ptr<SOLOv2Impl> small_model() {
 }
 
 std::shared_ptr<SOLOv2Impl> cuda_copy(const SOLOv2Impl& cpu) {
-  auto m = std::make_shared<SOLOv2Impl>(small_options());
+  auto m = std::make_shared<SOLOv2Impl>(small_solov2_options());
   test::copy_module_state(*m, cpu);
   m->to(at::kCUDA);
   return m;
 }
 
 // Two images (one smaller than the padded batch) with rectangle and ellipse GTs.
-Batch scene(bool with_gt) {
+Batch solov2_scene(bool with_gt) {
   at::manual_seed(5);
   Batch b;
   b.images = at::randn({2, 3, 128, 160});
@@ -140,12 +140,12 @@ TEST(MatrixNMSCuda, MatchesCpu) {
 
 TEST(SOLOv2Cuda, HeadAndPostprocessingMatchCpu) {
   INSTSEG_REQUIRE_CUDA();
-  auto cpu = small_model();
+  auto cpu = small_solov2();
   auto gpu = cuda_copy(*cpu);
   cpu->eval();
   gpu->eval();
   at::NoGradGuard ng;
-  Batch b = scene(false);
+  Batch b = solov2_scene(false);
   auto out_c = cpu->mask_head->forward(cpu->extract_feat(b.images));
   auto out_g = gpu->mask_head->forward(gpu->extract_feat(b.images.to(at::kCUDA)));
   for (int l = 0; l < 5; ++l) {
@@ -166,12 +166,12 @@ TEST(SOLOv2Cuda, HeadAndPostprocessingMatchCpu) {
 
 TEST(SOLOv2Cuda, PredictMatchesCpu) {
   INSTSEG_REQUIRE_CUDA();
-  auto cpu = small_model();
+  auto cpu = small_solov2();
   auto gpu = cuda_copy(*cpu);
   cpu->eval();
   gpu->eval();
   at::NoGradGuard ng;
-  Batch b = scene(false);
+  Batch b = solov2_scene(false);
   auto res_c = cpu->predict(b);
   Batch bg = b;
   bg.images = b.images.to(at::kCUDA);
@@ -182,7 +182,7 @@ TEST(SOLOv2Cuda, PredictMatchesCpu) {
 
 TEST(SOLOv2Cuda, TrainingStepMatchesCpu) {
   INSTSEG_REQUIRE_CUDA();
-  auto cpu = small_model();
+  auto cpu = small_solov2();
   auto gpu = cuda_copy(*cpu);
   OptimizerOptions oo;
   oo.type = "SGD";
@@ -197,7 +197,7 @@ TEST(SOLOv2Cuda, TrainingStepMatchesCpu) {
     to.clip_max_norm = 35.0;
     to.tensorboard = to.json_scalars = to.log_file = to.progress_bar = false;
     Trainer t(m, build_optimizer(*m, oo), LrSchedule(), to);
-    return t.run_step(batch_to_device(scene(true), dev));
+    return t.run_step(batch_to_device(solov2_scene(true), dev));
   };
   const StepResult rc = run(cpu, c10::Device(c10::kCPU));
   const StepResult rg = run(gpu, c10::Device(c10::kCUDA));
@@ -220,7 +220,7 @@ TEST(SOLOv2Cuda, TrainingStepMatchesCpu) {
   // without): taken, finite, and near the fp32 losses.
   for (AmpDtype amp : {AmpDtype::fp16, AmpDtype::bf16}) {
     SCOPED_TRACE(to_string(amp));
-    auto again = cuda_copy(*small_model());
+    auto again = cuda_copy(*small_solov2());
     const StepResult ra = run(again, c10::Device(c10::kCUDA), amp);
     EXPECT_FALSE(ra.skipped);
     const double tol = amp == AmpDtype::fp16 ? 0.02 : 0.1;

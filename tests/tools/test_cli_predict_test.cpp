@@ -35,8 +35,6 @@ namespace instseg {
 namespace {
 namespace fs = std::filesystem;
 
-std::string run(const std::string& cmd, int* rc) { return test::run_command(cmd, rc); }
-
 size_t count(const std::string& hay, const std::string& needle) {
   size_t n = 0;
   for (size_t pos = hay.find(needle); pos != std::string::npos; pos = hay.find(needle, pos + 1)) ++n;
@@ -120,7 +118,7 @@ TEST_F(CliPredictTest, PredictWritesOverlaysAndResults) {
   const std::string out_dir = dir_ + "/pred";
   int rc = -1;
   // A directory (a.png, b.png) and a file again (a.png -> a_2.png).
-  const std::string out = run(cli() + "predict " + config_ + " " + ckpt_ + " " + dir_ + "/imgs " + dir_ +
+  const std::string out = test::run_command(cli() + "predict " + config_ + " " + ckpt_ + " " + dir_ + "/imgs " + dir_ +
                                   "/imgs/a.png --out-dir " + out_dir + " --score-thr 0.05",
                               &rc);
   ASSERT_EQ(rc, 0) << out;
@@ -156,7 +154,7 @@ TEST_F(CliPredictTest, PredictWritesOverlaysAndResults) {
   EXPECT_EQ(images[0]["height"], orig.rows);
 
   // A glob; a threshold above every score keeps nothing; no overlays.
-  const std::string out2 = run(cli() + "predict " + config_ + " " + ckpt_ + " '" + dir_ + "/imgs/*.png' --out-dir " +
+  const std::string out2 = test::run_command(cli() + "predict " + config_ + " " + ckpt_ + " '" + dir_ + "/imgs/*.png' --out-dir " +
                                    dir_ + "/pred2 --score-thr 1.01 --no-overlays",
                                &rc);
   ASSERT_EQ(rc, 0) << out2;
@@ -164,7 +162,7 @@ TEST_F(CliPredictTest, PredictWritesOverlaysAndResults) {
   EXPECT_FALSE(fs::exists(dir_ + "/pred2/a.png"));
 
   // Errors exit non-zero with the reason.
-  const std::string out3 = run(cli() + "predict " + config_ + " " + ckpt_ + " " + dir_ + "/nope.png", &rc);
+  const std::string out3 = test::run_command(cli() + "predict " + config_ + " " + ckpt_ + " " + dir_ + "/nope.png", &rc);
   EXPECT_NE(rc, 0);
   EXPECT_NE(out3.find("nope.png: no such file"), std::string::npos) << out3;
 }
@@ -176,7 +174,7 @@ TEST_F(CliPredictTest, PredictWithAnnIsEvaluatedAgainstTheGt) {
   ASSERT_TRUE(fs::exists(test::instseg_binary())) << test::instseg_binary();
   const std::string out_dir = dir_ + "/pred_ann";
   int rc = -1;
-  const std::string out = run(cli() + "predict " + config_ + " " + ckpt_ + " " + nuclei("images/" + files_[1]) +
+  const std::string out = test::run_command(cli() + "predict " + config_ + " " + ckpt_ + " " + nuclei("images/" + files_[1]) +
                                   " " + nuclei("images/" + files_[0]) + " --ann " + ann_ + " --out-dir " + out_dir +
                                   " --score-thr 0.05 --no-overlays",
                               &rc);
@@ -189,7 +187,7 @@ TEST_F(CliPredictTest, PredictWithAnnIsEvaluatedAgainstTheGt) {
   EXPECT_EQ(ids, (std::set<int64_t>{2, 3}));  // subset.json's ids, not the input order
 
   const std::string stats_file = dir_ + "/pred_ann_stats.json";
-  const std::string ev = run(cli() + "eval --ann " + ann_ + " --results " + out_dir + "/results.json --iou-type both" +
+  const std::string ev = test::run_command(cli() + "eval --ann " + ann_ + " --results " + out_dir + "/results.json --iou-type both" +
                                  " --json-out " + stats_file,
                              &rc);
   ASSERT_EQ(rc, 0) << ev;
@@ -221,7 +219,7 @@ TEST_F(CliPredictTest, PredictOnAVideo) {
   }
   const std::string out_dir = dir_ + "/pred_video";
   int rc = -1;
-  const std::string out = run(cli() + "predict " + config_ + " " + ckpt_ + " " + video + " --out-dir " + out_dir +
+  const std::string out = test::run_command(cli() + "predict " + config_ + " " + ckpt_ + " " + video + " --out-dir " + out_dir +
                                   " --score-thr 0.05 --batch-size 3 --save-masks rle --draw-boxes",
                               &rc);
   ASSERT_EQ(rc, 0) << out;
@@ -278,7 +276,7 @@ TEST_F(CliPredictTest, PredictBatchesAndSavesPngMasks) {
   ASSERT_TRUE(fs::exists(test::instseg_binary())) << test::instseg_binary();
   const std::string out_dir = dir_ + "/pred_batch";
   int rc = -1;
-  const std::string out = run(cli() + "predict " + config_ + " " + ckpt_ + " " + dir_ + "/imgs --out-dir " + out_dir +
+  const std::string out = test::run_command(cli() + "predict " + config_ + " " + ckpt_ + " " + dir_ + "/imgs --out-dir " + out_dir +
                                   " --score-thr 0.05 --batch-size 2 --save-masks png --no-labels",
                               &rc);
   ASSERT_EQ(rc, 0) << out;
@@ -303,7 +301,7 @@ TEST_F(CliPredictTest, BenchPrintsStagesAndWritesJson) {
   ASSERT_TRUE(fs::exists(test::instseg_binary())) << test::instseg_binary();
   const std::string json = dir_ + "/bench.json";
   int rc = -1;
-  const std::string out = run(cli() + "bench " + config_ + " " + ckpt_ + " --images " + dir_ +
+  const std::string out = test::run_command(cli() + "bench " + config_ + " " + ckpt_ + " --images " + dir_ +
                                   "/imgs --iters 2 --warmup 1 --json " + json + " 2>&1",
                               &rc);
   ASSERT_EQ(rc, 0) << out;
@@ -315,7 +313,7 @@ TEST_F(CliPredictTest, BenchPrintsStagesAndWritesJson) {
   EXPECT_EQ(j["stages"].size(), 5u);
   EXPECT_GT(j["images_per_s"].get<double>(), 0.0);
   // A bad shape is an error that says what a shape is.
-  const std::string bad = run(cli() + "bench " + config_ + " --shape 10by20 2>&1", &rc);
+  const std::string bad = test::run_command(cli() + "bench " + config_ + " --shape 10by20 2>&1", &rc);
   EXPECT_NE(rc, 0);
   EXPECT_NE(bad.find("HxW"), std::string::npos) << bad;
 }
@@ -325,7 +323,7 @@ TEST_F(CliPredictTest, TestPrintsCocoMetrics) {
   const std::string res = dir_ + "/test_results.json";
   const std::string show = dir_ + "/show";
   int rc = -1;
-  const std::string out = run(cli() + "test " + config_ + " " + ckpt_ + " --out " + res + " --show-dir " + show, &rc);
+  const std::string out = test::run_command(cli() + "test " + config_ + " " + ckpt_ + " --out " + res + " --show-dir " + show, &rc);
   ASSERT_EQ(rc, 0) << out;
   EXPECT_EQ(count(out, " Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = "), 2u) << out;
   // mmdet CocoMetric's maxDets (100, 300, 1000): mAP at 100, the other lines at 300 / 1000.
@@ -351,14 +349,14 @@ TEST_F(CliPredictTest, TestPrintsCocoMetrics) {
 
   // --batch-size and a segm-only metric via --cfg-options.
   const std::string out2 =
-      run(cli() + "test " + config_ + " " + ckpt_ + " --batch-size 1 --cfg-options test_evaluator.metric=segm", &rc);
+      test::run_command(cli() + "test " + config_ + " " + ckpt_ + " --batch-size 1 --cfg-options test_evaluator.metric=segm", &rc);
   ASSERT_EQ(rc, 0) << out2;
   EXPECT_EQ(out2.find("bbox_mAP_copypaste"), std::string::npos) << out2;
   EXPECT_NE(out2.find("segm_mAP_copypaste: "), std::string::npos) << out2;
 
   // A misspelt key in the data config is an error naming it.
   const std::string out3 =
-      run(cli() + "test " + config_ + " " + ckpt_ + " --cfg-options test_dataloader.dataset.data_prefx.img=x", &rc);
+      test::run_command(cli() + "test " + config_ + " " + ckpt_ + " --cfg-options test_dataloader.dataset.data_prefx.img=x", &rc);
   EXPECT_NE(rc, 0);
   EXPECT_NE(out3.find("test_dataloader.dataset.data_prefx"), std::string::npos) << out3;
 }

@@ -38,12 +38,6 @@ namespace {
 namespace fs = std::filesystem;
 
 using test::lines_with;
-std::string run(const std::string& cmd, int* rc) { return test::run_command(cmd, rc); }
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 size_t temp_files_in(const std::string& dir) {
   size_t n = 0;
@@ -55,7 +49,7 @@ size_t temp_files_in(const std::string& dir) {
 // The work_dir's text log (<timestamp>/<timestamp>.log).
 std::string work_dir_log(const std::string& wd) {
   for (const auto& e : fs::recursive_directory_iterator(wd))
-    if (e.path().extension() == ".log") return slurp(e.path());
+    if (e.path().extension() == ".log") return test::read_bytes(e.path());
   return "";
 }
 
@@ -106,12 +100,12 @@ std::string CliRobustnessTest::dir_, CliRobustnessTest::config_, CliRobustnessTe
 // digits); `--threads 100000` hung starting 100000 OpenMP threads.
 TEST_F(CliRobustnessTest, ThreadCountsArePlainAndCapped) {
   int rc = -1;
-  std::string out = run(test::instseg_binary() + " --threads -1 inspect " + ckpt_, &rc);
+  std::string out = test::run_command(test::instseg_binary() + " --threads -1 inspect " + ckpt_, &rc);
   EXPECT_NE(rc, 0) << out;
   EXPECT_NE(out.find("expected 0 (auto, the default) or a positive number of threads, got '-1'"), std::string::npos)
       << out;
   EXPECT_EQ(out.find("1797693"), std::string::npos) << out;
-  out = run("timeout 60 " + test::instseg_binary() + " --threads 100000 inspect " + ckpt_, &rc);
+  out = test::run_command("timeout 60 " + test::instseg_binary() + " --threads 100000 inspect " + ckpt_, &rc);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("--threads asks for 100000 threads; using "), std::string::npos) << out;
 }
@@ -119,7 +113,7 @@ TEST_F(CliRobustnessTest, ThreadCountsArePlainAndCapped) {
 // "instseg train CFG ... --threads 2" said "arguments were not expected".
 TEST_F(CliRobustnessTest, GlobalOptionsAfterTheSubcommand) {
   int rc = -1;
-  const std::string out = run(test::instseg_binary() + " inspect " + ckpt_ + " --threads 1 --log-level warning", &rc);
+  const std::string out = test::run_command(test::instseg_binary() + " inspect " + ckpt_ + " --threads 1 --log-level warning", &rc);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("mask_head.conv_cls.weight"), std::string::npos) << out;
   EXPECT_EQ(out.find("INFO"), std::string::npos) << "--log-level after the subcommand was ignored:\n" << out;
@@ -128,7 +122,7 @@ TEST_F(CliRobustnessTest, GlobalOptionsAfterTheSubcommand) {
 // `test --out /nope/dir/res.json` failed only after the whole inference.
 TEST_F(CliRobustnessTest, OutputPathsAreCheckedBeforeTheWork) {
   int rc = -1;
-  const std::string out = run(cli() + "test " + config_ + " " + ckpt_ + " --out /nonexistent_instseg/dir/res.json", &rc);
+  const std::string out = test::run_command(cli() + "test " + config_ + " " + ckpt_ + " --out /nonexistent_instseg/dir/res.json", &rc);
   EXPECT_NE(rc, 0) << out;
   EXPECT_NE(out.find("--out /nonexistent_instseg/dir/res.json: directory /nonexistent_instseg/dir does not exist"),
             std::string::npos)
@@ -139,7 +133,7 @@ TEST_F(CliRobustnessTest, OutputPathsAreCheckedBeforeTheWork) {
 // Weights with NaN: predict printed 0 instances and exited 0.
 TEST_F(CliRobustnessTest, NonFiniteWeightsAreRefused) {
   int rc = -1;
-  const std::string out = run(cli() + "predict " + config_ + " " + nan_ckpt_ + " " +
+  const std::string out = test::run_command(cli() + "predict " + config_ + " " + nan_ckpt_ + " " +
                                   test::source_path("data/nuclei/images") + " --out-dir " + dir_ + "/pred_nan",
                               &rc);
   EXPECT_NE(rc, 0) << out;
@@ -151,7 +145,7 @@ TEST_F(CliRobustnessTest, NonFiniteWeightsAreRefused) {
 // A checkpoint of another model: the message named the key only.
 TEST_F(CliRobustnessTest, MismatchedCheckpointNamesTheFileAndTheConfig) {
   int rc = -1;
-  const std::string out = run(cli() + "predict " + config_ + " " + other_ckpt_ + " " +
+  const std::string out = test::run_command(cli() + "predict " + config_ + " " + other_ckpt_ + " " +
                                   test::source_path("data/nuclei/images") + " --out-dir " + dir_ + "/pred_other",
                               &rc);
   EXPECT_NE(rc, 0) << out;
@@ -171,7 +165,7 @@ TEST_F(CliRobustnessTest, ExtremeAspectRatioImagesArePredicted) {
   ASSERT_TRUE(cv::imwrite(imgs + "/wide.png", wide));
   int rc = -1;
   const std::string out_dir = dir_ + "/pred_thin";
-  const std::string out = run(cli() + "predict " + config_ + " " + ckpt_ + " " + imgs + " --out-dir " + out_dir, &rc);
+  const std::string out = test::run_command(cli() + "predict " + config_ + " " + ckpt_ + " " + imgs + " --out-dir " + out_dir, &rc);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_TRUE(fs::exists(out_dir + "/results.json")) << out;
 }
@@ -198,14 +192,14 @@ TEST_F(CliRobustnessTest, PredictSkipsUnreadableImagesAndStreamsResults) {
   std::ofstream(imgs + "/broken.png", std::ios::binary) << "\x89PNG\r\n\x1a\nnot really a png";
   const std::string out_dir = dir_ + "/pred_bad";
   int rc = -1;
-  std::string out = run(cli() + "predict " + config_ + " " + ckpt_ + " " + imgs + " --no-overlays --score-thr 0 --out-dir " + out_dir, &rc);
+  std::string out = test::run_command(cli() + "predict " + config_ + " " + ckpt_ + " " + imgs + " --no-overlays --score-thr 0 --out-dir " + out_dir, &rc);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("predict: skipping " + imgs + "/broken.png: " + imgs + "/broken.png: cannot decode image"),
             std::string::npos)
       << out;
   EXPECT_NE(out.find("predict: 2 images, "), std::string::npos) << out;
   EXPECT_NE(out.find(", 1 skipped; wrote"), std::string::npos) << out;
-  const nlohmann::json images = nlohmann::json::parse(slurp(out_dir + "/images.json"));
+  const nlohmann::json images = nlohmann::json::parse(test::read_bytes(out_dir + "/images.json"));
   ASSERT_EQ(images.size(), 3u) << images.dump();
   size_t errors = 0;
   for (const auto& im : images) errors += im.contains("error");
@@ -214,12 +208,12 @@ TEST_F(CliRobustnessTest, PredictSkipsUnreadableImagesAndStreamsResults) {
 
   // Asked to stop at the first bad image: an error naming it, and the images
   // before it are kept in a valid results.json.
-  out = run(cli() + "predict " + config_ + " " + ckpt_ + " " + good[0] + " " + imgs + "/broken.png " + good[1] +
+  out = test::run_command(cli() + "predict " + config_ + " " + ckpt_ + " " + good[0] + " " + imgs + "/broken.png " + good[1] +
                 " --no-overlays --no-skip-bad-images --out-dir " + out_dir + "_stop",
             &rc);
   EXPECT_NE(rc, 0) << out;
   EXPECT_NE(out.find(imgs + "/broken.png: cannot decode image"), std::string::npos) << out;
-  EXPECT_EQ(nlohmann::json::parse(slurp(out_dir + "_stop/images.json")).size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(test::read_bytes(out_dir + "_stop/images.json")).size(), 1u);
   EXPECT_NO_THROW(load_results_json(out_dir + "_stop/results.json"));
 }
 
@@ -228,7 +222,7 @@ TEST_F(CliRobustnessTest, SecondPredictIntoTheSameOutDirIsRefused) {
   const std::string out_dir = dir_ + "/pred_locked";
   auto held = WorkDirLock::acquire(out_dir, "--out-dir");  // as a running predict holds it
   int rc = -1;
-  const std::string out = run(cli() + "predict " + config_ + " " + ckpt_ + " " + test::source_path("data/nuclei/images") +
+  const std::string out = test::run_command(cli() + "predict " + config_ + " " + ckpt_ + " " + test::source_path("data/nuclei/images") +
                                   " --out-dir " + out_dir,
                               &rc);
   EXPECT_NE(rc, 0) << out;
@@ -251,25 +245,25 @@ TEST_F(CliRobustnessTest, PredictWithAnnUsesItsImageIds) {
   const std::string out_dir = dir_ + "/pred_ann";
   int rc = -1;
   // Random weights score about 0.01: keep every candidate so that there is something to evaluate.
-  std::string out = run(cli() + "predict " + config_ + " " + ckpt_ + inputs + " --no-overlays --score-thr 0 --ann " + ann_ +
+  std::string out = test::run_command(cli() + "predict " + config_ + " " + ckpt_ + inputs + " --no-overlays --score-thr 0 --ann " + ann_ +
                             " --out-dir " + out_dir + " --cfg-options model.test_cfg.score_thr=0",
                         &rc);
   ASSERT_EQ(rc, 0) << out;
   std::set<int64_t> listed;
-  for (const auto& im : nlohmann::json::parse(slurp(out_dir + "/images.json"))) listed.insert(im["id"].get<int64_t>());
+  for (const auto& im : nlohmann::json::parse(test::read_bytes(out_dir + "/images.json"))) listed.insert(im["id"].get<int64_t>());
   EXPECT_EQ(listed, gt_ids);
   const std::vector<CocoResult> res = load_results_json(out_dir + "/results.json");
   // TODO(issue 12): random weights give no masks here, so this check is vacuous; use a trained checkpoint.
   for (const auto& r : res) EXPECT_TRUE(gt_ids.count(r.image_id)) << r.image_id;
   if (!res.empty()) {
-    out = run(cli() + "eval --ann " + ann_ + " --results " + out_dir + "/results.json", &rc);
+    out = test::run_command(cli() + "eval --ann " + ann_ + " --results " + out_dir + "/results.json", &rc);
     EXPECT_EQ(rc, 0) << out;
   }
 
   // An image that is not in the annotation file: refused before the model runs.
   const std::string stray = dir_ + "/stray.png";
   ASSERT_TRUE(cv::imwrite(stray, cv::Mat(8, 8, CV_8UC3, cv::Scalar(1, 2, 3))));
-  out = run(cli() + "predict " + config_ + " " + ckpt_ + inputs + " " + stray + " --ann " + ann_ +
+  out = test::run_command(cli() + "predict " + config_ + " " + ckpt_ + inputs + " " + stray + " --ann " + ann_ +
                 " --out-dir " + out_dir + "_bad",
             &rc);
   EXPECT_NE(rc, 0) << out;
@@ -293,13 +287,13 @@ TEST_F(CliRobustnessTest, SecondTrainOnTheSameWorkDirIsRefused) {
          std::chrono::steady_clock::now() - t0 < std::chrono::seconds(120))
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   int rc = -1;
-  const std::string out = run(train_cmd(wd, 1), &rc);
+  const std::string out = test::run_command(train_cmd(wd, 1), &rc);
   ::kill(pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
   EXPECT_NE(rc, 0) << out;
   EXPECT_NE(out.find("work_dir " + wd + " is in use by another instseg run (pid " + std::to_string(pid) + " host "),
             std::string::npos)
-      << out << "\nfirst run:\n" << slurp(first_log);
+      << out << "\nfirst run:\n" << test::read_bytes(first_log);
 }
 
 // Disk full while writing a checkpoint: SIGABRT (terminate in LibTorch's zip
@@ -309,7 +303,7 @@ TEST_F(CliRobustnessTest, SecondTrainOnTheSameWorkDirIsRefused) {
 TEST_F(CliRobustnessTest, DiskFullDuringACheckpointIsAClearError) {
   const std::string wd = dir_ + "/diskfull";
   int rc = -1;
-  const std::string out1 = run(train_cmd(wd, 1), &rc);
+  const std::string out1 = test::run_command(train_cmd(wd, 1), &rc);
   ASSERT_EQ(rc, 0) << out1;
   ASSERT_TRUE(fs::exists(wd + "/epoch_1.pth"));
   // Early lines (config notices, the dumped config, the dataset) are in the file log too.
@@ -318,13 +312,13 @@ TEST_F(CliRobustnessTest, DiskFullDuringACheckpointIsAClearError) {
     EXPECT_NE(log1.find(early), std::string::npos) << "missing '" << early << "' in the work_dir log:\n" << log1;
 
   // Continue to epoch 2 with writes failing after 100 kB (ENOSPC).
-  const std::string out2 = run("INSTSEG_TEST_WRITE_FAIL_AFTER=100000 " + train_cmd(wd, 2) + " resume=True", &rc);
+  const std::string out2 = test::run_command("INSTSEG_TEST_WRITE_FAIL_AFTER=100000 " + train_cmd(wd, 2) + " resume=True", &rc);
   EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 1) << "status " << rc << "\n" << out2;
   EXPECT_NE(out2.find("no space left on device writing " + wd + "/epoch_2.pth"), std::string::npos) << out2;
   EXPECT_EQ(out2.find("terminate called"), std::string::npos) << out2;
   EXPECT_EQ(temp_files_in(wd), 0u);
   EXPECT_FALSE(fs::exists(wd + "/epoch_2.pth"));
-  EXPECT_EQ(fs::path(slurp(wd + "/last_checkpoint")).filename(), "epoch_1.pth");
+  EXPECT_EQ(fs::path(test::read_bytes(wd + "/last_checkpoint")).filename(), "epoch_1.pth");
   EXPECT_NO_THROW(read_pth(wd + "/epoch_1.pth"));
 }
 
@@ -335,12 +329,12 @@ TEST_F(CliRobustnessTest, DiskFullOnASmallFileSystem) {
                                    "covers the same path with an injected failure";
   const std::string wd = small.dir() + "/work";
   int rc = -1;
-  const std::string out = run(train_cmd(wd, 2), &rc);
+  const std::string out = test::run_command(train_cmd(wd, 2), &rc);
   EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 1) << "status " << rc << "\n" << out;
   EXPECT_NE(out.find("no space left on device writing " + wd + "/epoch_2.pth"), std::string::npos) << out;
   EXPECT_EQ(temp_files_in(wd), 0u);
   EXPECT_NO_THROW(read_pth(wd + "/epoch_1.pth"));
-  EXPECT_EQ(fs::path(slurp(wd + "/last_checkpoint")).filename(), "epoch_1.pth");
+  EXPECT_EQ(fs::path(test::read_bytes(wd + "/last_checkpoint")).filename(), "epoch_1.pth");
 }
 
 // A 0 in data_preprocessor.std (or optimizer.lr=1e6): trained on with
@@ -349,7 +343,7 @@ TEST_F(CliRobustnessTest, NonFiniteLossesStopTrainingWithAClearError) {
   const std::string wd = dir_ + "/diverge";
   int rc = -1;
   const std::string out =
-      run(train_cmd(wd, 4, "model.data_preprocessor.std=[0,0,0] train_cfg.max_consecutive_nonfinite=3"), &rc);
+      test::run_command(train_cmd(wd, 4, "model.data_preprocessor.std=[0,0,0] train_cfg.max_consecutive_nonfinite=3"), &rc);
   EXPECT_NE(rc, 0) << out;
   EXPECT_FALSE(lines_with(out, "non-finite loss at iteration ").empty()) << out;
   EXPECT_NE(out.find("the loss was non-finite for 3 iterations in a row"), std::string::npos) << out;

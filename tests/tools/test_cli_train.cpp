@@ -17,7 +17,6 @@ namespace {
 namespace fs = std::filesystem;
 
 using test::lines_with;
-std::string run(const std::string& cmd, int* rc) { return test::run_command(cmd, rc); }
 
 class CliTrainTest : public ::testing::Test {
  protected:
@@ -58,7 +57,7 @@ TEST_F(CliTrainTest, TrainsEvaluatesCheckpointsAndResumes) {
   ASSERT_TRUE(fs::exists(test::instseg_binary())) << test::instseg_binary();
   const std::string wd = dir_ + "/work";
   int rc = -1;
-  const std::string out1 = run(command(wd, 1), &rc);
+  const std::string out1 = test::run_command(command(wd, 1), &rc);
   ASSERT_EQ(rc, 0) << out1;
   expect_finite_losses(out1, 2);  // logger interval 1, 2 iterations
   EXPECT_NE(out1.find("Epoch(train) [1][2/2]"), std::string::npos) << out1;
@@ -84,7 +83,7 @@ TEST_F(CliTrainTest, TrainsEvaluatesCheckpointsAndResumes) {
   }
 
   // --resume (no value): continues from last_checkpoint with a longer schedule.
-  const std::string out2 = run(command(wd, 2, "--resume"), &rc);
+  const std::string out2 = test::run_command(command(wd, 2, "--resume"), &rc);
   ASSERT_EQ(rc, 0) << out2;
   EXPECT_NE(out2.find("resumed from"), std::string::npos) << out2;
   EXPECT_NE(out2.find("epoch 1, iteration 2"), std::string::npos) << out2;
@@ -94,7 +93,7 @@ TEST_F(CliTrainTest, TrainsEvaluatesCheckpointsAndResumes) {
   EXPECT_TRUE(fs::exists(wd + "/epoch_2.pth"));
 
   // Exact resume: the resumed epoch 2 logs the same losses as an uninterrupted 2-epoch run.
-  const std::string out4 = run(command(dir_ + "/straight", 2), &rc);
+  const std::string out4 = test::run_command(command(dir_ + "/straight", 2), &rc);
   ASSERT_EQ(rc, 0) << out4;
   const std::regex values_re("(loss[a-z_]*: [-+0-9.eE]+)");
   auto epoch2_losses = [&](const std::string& log) {
@@ -107,7 +106,7 @@ TEST_F(CliTrainTest, TrainsEvaluatesCheckpointsAndResumes) {
   EXPECT_EQ(epoch2_losses(out2), epoch2_losses(out4));
 
   // A wrong key is reported with its dotted path, before any training.
-  const std::string out3 = run(command(dir_ + "/bad", 1) + " optim_wrapper.optimizer.momentun=0.9", &rc);
+  const std::string out3 = test::run_command(command(dir_ + "/bad", 1) + " optim_wrapper.optimizer.momentun=0.9", &rc);
   EXPECT_NE(rc, 0);
   EXPECT_NE(out3.find("optim_wrapper.optimizer.momentun"), std::string::npos) << out3;
   EXPECT_FALSE(fs::exists(dir_ + "/bad/epoch_1.pth"));
@@ -128,7 +127,7 @@ TEST_F(CliTrainTest, FineTunesFromACheckpointWithAnotherClassCount) {
   const std::string pretrained = " model.backbone.init_cfg.type=Pretrained model.backbone.init_cfg.checkpoint=" +
                                  ckpt + " model.backbone.init_cfg.prefix=backbone.";
   int rc = -1;
-  const std::string out = run(command(dir_ + "/finetune", 1) + shape + pretrained + " load_from=" + ckpt, &rc);
+  const std::string out = test::run_command(command(dir_ + "/finetune", 1) + shape + pretrained + " load_from=" + ckpt, &rc);
   ASSERT_EQ(rc, 0) << out;
   // 1. init_cfg: every backbone tensor from the detector checkpoint's backbone.*.
   const size_t init_at = out.find("init_cfg: the ResNet-18 backbone from " + ckpt + " (prefix 'backbone.'): loaded ");
@@ -162,7 +161,7 @@ TEST_F(CliTrainTest, FineTunesFromACheckpointWithAnotherClassCount) {
   // A zoo name whose file is not in the hub cache: the error names the path and the URL, before training.
   const std::string home = test::temp_dir("cli_train_torch_home");
   const std::string err =
-      run("TORCH_HOME=" + home + " " + command(dir_ + "/nofile", 1) + " model.backbone.depth=50" +
+      test::run_command("TORCH_HOME=" + home + " " + command(dir_ + "/nofile", 1) + " model.backbone.depth=50" +
               " model.neck.in_channels=[128,256,512,1024] model.backbone.init_cfg.type=Pretrained" +
               " model.backbone.init_cfg.checkpoint=torchvision://resnet50",
           &rc);

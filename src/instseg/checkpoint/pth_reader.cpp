@@ -11,11 +11,6 @@
 namespace instseg {
 namespace {
 
-std::string error_text(const std::exception& e) {
-  if (auto* ce = dynamic_cast<const c10::Error*>(&e)) return ce->what_without_backtrace();
-  return e.what();
-}
-
 // Gives every tensor and storage value under `root` its at::Tensor over `storages`
 // (each node once: the tree shares nodes as the pickle's memo did).
 void materialise(const PyValue& root, const std::map<std::string, c10::Storage>& storages, const std::string& path) {
@@ -58,7 +53,7 @@ PthFile read_pth(const std::string& path) {
   } catch (const Error&) {
     throw;  // they name the file
   } catch (const std::exception& e) {
-    throw Error(path + ": " + error_text(e));
+    throw Error(path + ": " + error_message(e));
   }
   return archive.file();
 }

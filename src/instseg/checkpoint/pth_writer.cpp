@@ -220,20 +220,13 @@ std::string pickle_value(const PyValue& root, std::vector<at::Tensor>* storages)
   return Pickler(storages).run(root);
 }
 
-namespace {
-std::string error_text(const std::exception& e) {
-  if (auto* ce = dynamic_cast<const c10::Error*>(&e)) return ce->what_without_backtrace();
-  return e.what();
-}
-}  // namespace
-
 void write_pth(const std::string& path, const PyValue& root) {
   std::vector<at::Tensor> storages;
   std::string pkl;
   try {
     pkl = pickle_value(root, &storages);
   } catch (const std::exception& e) {
-    throw Error(path + ": " + error_text(e));
+    throw Error(path + ": " + error_message(e));
   }
   try {
     AtomicFile file(path);
@@ -259,7 +252,7 @@ void write_pth(const std::string& path, const PyValue& root) {
   } catch (const Error&) {
     throw;  // AtomicFile's messages name the file
   } catch (const std::exception& e) {
-    throw Error(path + ": " + error_text(e));
+    throw Error(path + ": " + error_message(e));
   }
 }
 

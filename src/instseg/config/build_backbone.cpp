@@ -8,11 +8,6 @@
 namespace instseg {
 namespace {
 
-// A key whose only supported value is None (mmdet's default).
-void require_null(ConfigReader& r, const std::string& key, const char* why) {
-  if (r.has_value(key)) r.fail_key(key, "must be None: ", why);
-}
-
 }  // namespace
 
 BackboneSpec backbone_spec_from(ConfigReader& r) {
@@ -73,8 +68,8 @@ ResNetOptions resnet_options_from(ConfigReader& r, PretrainedInit* pretrained) {
   o.norm_eval = r.get<bool>("norm_eval", o.norm_eval);
   o.zero_init_residual = r.get<bool>("zero_init_residual", o.zero_init_residual);
 
-  require_null(r, "conv_cfg", "only plain Conv2d is implemented");
-  require_null(r, "plugins", "ResNet plugins are not implemented");
+  r.require_null("conv_cfg", "only plain Conv2d is implemented");
+  r.require_null("plugins", "ResNet plugins are not implemented");
   // dcn=dict(type='DCNv2' | 'DCN', deform_groups (or deformable_groups),
   // fallback_on_stride) in conv2 of the Bottlenecks of the stages with
   // stage_with_dcn[i] (default (False, False, False, False)).
@@ -147,7 +142,7 @@ FPNOptions fpn_options_from(ConfigReader& r) {
     if (up->has_value("scale_factor"))
       up->fail_key("scale_factor", "is not supported (FPN upsamples to the lateral's size)");
   }
-  require_null(r, "conv_cfg", "only plain Conv2d is implemented");
+  r.require_null("conv_cfg", "only plain Conv2d is implemented");
   NormCfg norm = norm_cfg_from(r, "norm_cfg", NormCfg{});
   if (!norm.requires_grad) r.fail_key("norm_cfg", "requires_grad=False is not supported on FPN");
   o.norm_type = norm.type;

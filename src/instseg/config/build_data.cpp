@@ -7,11 +7,6 @@
 namespace instseg {
 namespace {
 
-// A key whose only supported value is None (mmdet's default).
-void require_null(ConfigReader& r, const std::string& key, const char* why) {
-  if (r.has_value(key)) r.fail_key(key, "must be None: ", why);
-}
-
 // A string key with exactly one supported value (mmdet's default).
 void require_value(ConfigReader& r, const std::string& key, const std::string& only, const char* why) {
   const std::string v = r.get<std::string>(key, only);
@@ -53,7 +48,7 @@ void require_resize_type(ConfigReader& r) {
 
 TransformSpec resize_from(ConfigReader& r) {
   ResizeOptions o;
-  require_null(r, "scale_factor", "resize to a scale instead");
+  r.require_null("scale_factor", "resize to a scale instead");
   o.scale = scale_from(r.get<ConfigNode>("scale"), r.key_path("scale"));
   resize_common(r, &o.keep_ratio, &o.clip_object_border);
   return {o};
@@ -99,7 +94,7 @@ TransformSpec random_flip_from(ConfigReader& r) {
     o.prob = r.get<double>("prob");
     if (o.prob < 0 || o.prob > 1) r.fail_key("prob", "must be in [0, 1], got ", o.prob);
   }
-  require_null(r, "swap_seg_labels", "semantic maps are not loaded");
+  r.require_null("swap_seg_labels", "semantic maps are not loaded");
   return {o};
 }
 
@@ -227,8 +222,8 @@ void step_from(ConfigReader& r, bool nested, PipelineSpec* out) {
       r.fail_key("to_float32", "only uint8 decoding is implemented (to_float32=False)");
     require_value(r, "color_type", "color", "images are decoded as 3-channel colour");
     require_value(r, "imdecode_backend", "cv2", "images are decoded with OpenCV");
-    require_null(r, "backend_args", "only local files are read");
-    require_null(r, "file_client_args", "only local files are read");
+    r.require_null("backend_args", "only local files are read");
+    r.require_null("file_client_args", "only local files are read");
     r.get<bool>("ignore_empty", false);
   } else if (type == "LoadAnnotations") {
     const bool with_bbox = r.get<bool>("with_bbox", true);
@@ -240,8 +235,8 @@ void step_from(ConfigReader& r, bool nested, PipelineSpec* out) {
     if (r.get<bool>("with_seg", false)) r.fail_key("with_seg", "semantic segmentation maps are not implemented");
     require_value(r, "box_type", "hbox", "boxes are horizontal xyxy");
     require_value(r, "imdecode_backend", "cv2", "images are decoded with OpenCV");
-    require_null(r, "backend_args", "only local files are read");
-    require_null(r, "file_client_args", "only local files are read");
+    r.require_null("backend_args", "only local files are read");
+    r.require_null("file_client_args", "only local files are read");
     r.ignore({"reduce_zero_label"});
   } else if (type == "PackDetInputs") {
     out->pack = true;
@@ -295,7 +290,7 @@ DatasetSpec dataset_spec_from(ConfigReader& r) {
     const auto img_path = p->get_optional<std::string>("img_path");  // mmengine's default key
     if (img && img_path) p->fail_key("img", "give img or img_path, not both");
     img_prefix = img ? *img : img_path.value_or("");
-    require_null(*p, "seg", "semantic segmentation maps are not loaded");
+    p->require_null("seg", "semantic segmentation maps are not loaded");
   }
   o.img_dir = join_data_path(d.data_root, img_prefix);
   if (o.img_dir.empty()) o.img_dir = ".";
@@ -328,8 +323,8 @@ DatasetSpec dataset_spec_from(ConfigReader& r) {
   o.pipeline = std::move(p.transforms);
   o.with_gt = p.with_gt;
   o.with_mask = p.with_mask;
-  require_null(r, "backend_args", "only local files are read");
-  require_null(r, "indices", "dataset subsets are not implemented (write a smaller ann_file)");
+  r.require_null("backend_args", "only local files are read");
+  r.require_null("indices", "dataset subsets are not implemented (write a smaller ann_file)");
   r.ignore({"serialize_data", "lazy_init", "max_refetch", "return_classes", "seg_map_suffix"});
   return d;
 }
@@ -410,10 +405,10 @@ EvaluatorSpec evaluator_spec_from(ConfigReader& r) {
   e.outfile_prefix = r.get_optional<std::string>("outfile_prefix").value_or("");
   if (e.format_only && e.outfile_prefix.empty())
     r.fail_key("outfile_prefix", "format_only needs an outfile_prefix");
-  require_null(r, "backend_args", "only local files are read");
-  require_null(r, "file_client_args", "only local files are read");
-  require_null(r, "iou_thrs", "COCO's 0.50:0.95 thresholds are fixed");
-  require_null(r, "metric_items", "every summary item is printed");
+  r.require_null("backend_args", "only local files are read");
+  r.require_null("file_client_args", "only local files are read");
+  r.require_null("iou_thrs", "COCO's 0.50:0.95 thresholds are fixed");
+  r.require_null("metric_items", "every summary item is printed");
   r.ignore({"proposal_nums", "collect_device", "prefix", "sort_categories", "use_mp_eval"});
   return e;
 }

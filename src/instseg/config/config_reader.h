@@ -160,6 +160,12 @@ class ConfigReader {
   // Readers for a required list of dicts (paths "key.0", "key.1", ...).
   std::vector<ConfigReader> children(const std::string& key);
 
+  // Registers `key` and throws unless it is absent or null: a key whose only
+  // supported value is None (mmdet's default); `why` says why.
+  void require_null(const std::string& key, const char* why) {
+    if (has_value(key)) fail_key(key, "must be None: ", why);
+  }
+
   // Keys instseg accepts and does not use.
   void ignore(std::initializer_list<const char*> keys);
   void ignore(const std::vector<std::string>& keys);

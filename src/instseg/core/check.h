@@ -38,6 +38,14 @@ std::string str_cat(const Args&... args) {
   return os.str();
 }
 
+// The message of an exception, without the C++ backtrace c10::Error appends
+// to what() in some builds: what a user reads when an error is wrapped with
+// the file it came from.
+inline std::string error_message(const std::exception& e) {
+  if (auto* ce = dynamic_cast<const c10::Error*>(&e)) return ce->what_without_backtrace();
+  return e.what();
+}
+
 // Throws instseg::Error with the joined message.
 template <typename... Args>
 [[noreturn]] void fail(const Args&... args) {

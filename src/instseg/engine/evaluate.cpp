@@ -1,5 +1,6 @@
 #include "instseg/engine/evaluate.h"
 
+#include "instseg/core/clock.h"
 #include "instseg/core/progress.h"
 #include "instseg/engine/distributed.h"
 #include "instseg/inference/predict_batch.h"
@@ -9,10 +10,6 @@
 
 namespace instseg {
 namespace {
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // Restores the model's training mode when the loop ends, also by an exception.
 struct ModeGuard {

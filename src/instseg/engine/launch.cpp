@@ -1,6 +1,7 @@
 #include "instseg/engine/launch.h"
 
 #include "instseg/core/check.h"
+#include "instseg/core/clock.h"
 #include "instseg/core/log.h"
 
 #include <arpa/inet.h>
@@ -30,10 +31,6 @@ int exit_code(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return 1;
-}
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 // Kills the still-running children: SIGTERM, wait up to grace_s, SIGKILL.

@@ -2,6 +2,7 @@
 
 #include "instseg/checkpoint/state_dict.h"
 #include "instseg/core/atomic_file.h"
+#include "instseg/core/clock.h"
 #include "instseg/core/log.h"
 #include "instseg/core/progress.h"
 #include "instseg/engine/distributed.h"
@@ -23,10 +24,6 @@ namespace fs = std::filesystem;
 namespace instseg {
 
 namespace {
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 std::string timestamp_dir() {
   std::time_t t = std::time(nullptr);

@@ -353,8 +353,7 @@ bool Pipeline::operator()(Sample& s, Rng& rng) const {
     return apply(specs_, s, rng);
   } catch (const std::exception& e) {
     // Name the image: a transform's own message does not know it.
-    std::string what = e.what();
-    if (auto* ce = dynamic_cast<const c10::Error*>(&e)) what = ce->what_without_backtrace();
+    const std::string what = error_message(e);
     if (s.meta.file.empty() || what.rfind(s.meta.file, 0) == 0) throw;
     fail(s.meta.file, " (", s.meta.ori_w, "x", s.meta.ori_h, "): ", what);
   }
