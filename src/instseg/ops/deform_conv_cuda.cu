@@ -6,6 +6,7 @@
 // mask gradient. The per-sample rule is deform_conv_sampling.h, which the
 // tests' CPU reference also runs. Compiled only when LibTorch has CUDA.
 #include "instseg/ops/deform_conv.h"
+#include "instseg/ops/cuda_launch.cuh"
 #include "instseg/ops/deform_conv_sampling.h"
 
 #include <ATen/ATen.h>
@@ -20,14 +21,8 @@ namespace instseg::detail {
 
 namespace {
 
-constexpr int kThreads = 256;
 // Elements of one column buffer (64 MB in float32).
 constexpr int64_t kColumnBudget = int64_t(1) << 24;
-
-inline int num_blocks(int64_t n) {
-  int64_t b = (n + kThreads - 1) / kThreads;
-  return static_cast<int>(b < 65535 * 8 ? b : 65535 * 8);
-}
 
 // columns[(c*taps + k) * n + q] for pixels p0 + q, q < n.
 template <typename T, bool kMask>

@@ -2,6 +2,7 @@
 // forward; the backward scatters with ATen's gpuAtomicAdd (any dtype and arch; not bit-deterministic, like
 // torchvision's and mmcv's CUDA kernels). Compiled only when LibTorch has CUDA.
 #include "instseg/ops/roi_align.h"
+#include "instseg/ops/cuda_launch.cuh"
 #include "instseg/ops/roi_align_bilinear.h"
 
 #include <ATen/ATen.h>
@@ -13,13 +14,6 @@
 namespace instseg::detail {
 
 namespace {
-
-constexpr int kThreads = 256;
-
-inline int num_blocks(int64_t n) {
-  int64_t b = (n + kThreads - 1) / kThreads;
-  return static_cast<int>(b < 65535 * 8 ? b : 65535 * 8);
-}
 
 template <typename T>
 __global__ void roi_align_forward_kernel(int64_t n, const T* input, const T* rois, T* output,
