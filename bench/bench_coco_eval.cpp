@@ -222,7 +222,7 @@ void BM_FromFiles(benchmark::State& state) {
   for (auto _ : state) {
     const CocoFile gt = load_coco_json(g_dir + "/gt.json");
     const auto res = load_results_json(g_dir + "/dets.json");
-    const auto reports = evaluate_coco(gt, res, g_dir + "/dets.json", {eval::IouType::segm}, {}, false,
+    auto reports = evaluate_coco(gt, res, g_dir + "/dets.json", {eval::IouType::segm}, {}, false,
                                        static_cast<int>(state.range(0)));
     benchmark::DoNotOptimize(reports);
   }

@@ -33,7 +33,8 @@ case "$TORCH" in
     [ "$CODENAME" = trixie ] || { echo "install_deps: INSTSEG_TORCH=cuda needs trixie (libtorch-cuda-dev)" >&2; exit 2; }
     # Conflicts with libtorch-dev / python3-torch / libgloo-dev: the CUDA build
     # replaces them (libtorch-cuda-2.6 needs libgloo-cuda-0, which conflicts with libgloo0).
-    TORCH_PKGS=(libtorch-cuda-dev python3-torch-cuda nvidia-cuda-toolkit libgloo-cuda-dev)
+    # libnccl-dev (non-free): nccl.h for c10d's NCCL process group (multi-GPU training).
+    TORCH_PKGS=(libtorch-cuda-dev python3-torch-cuda nvidia-cuda-toolkit libgloo-cuda-dev libnccl-dev)
     ;;
   *) echo "install_deps: INSTSEG_TORCH must be cpu or cuda, not '$TORCH'" >&2; exit 2 ;;
 esac

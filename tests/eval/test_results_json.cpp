@@ -142,11 +142,13 @@ TEST(ResultsJson, SameNumbersAsADom) {
   for (size_t i = 0; i < rs.size(); ++i) {
     EXPECT_EQ(rs[i].score, dom[i]["score"].get<double>()) << i;
     EXPECT_EQ(rs[i].image_id, dom[i]["image_id"].get<int64_t>()) << i;
-    if (dom[i].contains("bbox"))
+    if (dom[i].contains("bbox")) {
       for (int j = 0; j < 4; ++j) EXPECT_EQ(rs[i].bbox[j], dom[i]["bbox"][j].get<double>()) << i;
+    }
     if (dom[i].contains("segmentation") && dom[i]["segmentation"].is_object() &&
-        dom[i]["segmentation"]["counts"].is_string())
+        dom[i]["segmentation"]["counts"].is_string()) {
       EXPECT_EQ(rs[i].segmentation.counts, dom[i]["segmentation"]["counts"].get<std::string>()) << i;
+    }
   }
 }
 

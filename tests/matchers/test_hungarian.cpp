@@ -33,7 +33,9 @@ TEST(Hungarian, MatchesScipyOnRandomRectangularCosts) {
     std::vector<int64_t> seen_c(cost.size(1), 0);
     double total = 0;
     for (size_t k = 0; k < m.rows.size(); ++k) {
-      if (k > 0) EXPECT_LT(m.rows[k - 1], m.rows[k]);
+      if (k > 0) {
+        EXPECT_LT(m.rows[k - 1], m.rows[k]);
+      }
       EXPECT_EQ(seen_c[m.cols[k]]++, 0);
       total += cost[m.rows[k]][m.cols[k]].item<double>();
     }

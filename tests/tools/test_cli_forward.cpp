@@ -75,10 +75,11 @@ void check_detections(const TensorDict& out, const std::string& fixture, bool co
   ASSERT_EQ(scores.numel(), ref_scores.numel());
   EXPECT_TRUE(out.at("det.0.labels").index_select(0, order).equal(res.at("labels").index_select(0, order_ref)));
   EXPECT_LE(test::max_abs_diff(scores.index_select(0, order), ref_scores.index_select(0, order_ref)), 1e-5);
-  if (compare_boxes)
+  if (compare_boxes) {
     EXPECT_LE(test::max_abs_diff(out.at("det.0.bboxes").index_select(0, order),
                                  res.at("bboxes").index_select(0, order_ref)),
               1e-3);
+  }
   at::Tensor our_masks = out.at("det.0.masks");
   double sum = 0, worst = 1;
   for (int64_t i = 0; i < order.numel(); ++i) {
