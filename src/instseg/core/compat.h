@@ -44,6 +44,13 @@ using optional = c10::optional<T>;
 inline constexpr auto nullopt = c10::nullopt;
 #endif
 
+// The all-pools entry of the CUDA caching allocator's per-pool statistics
+// (DeviceStats::allocated_bytes[...]): StatType::AGGREGATE, 0 in every
+// version, but the enum moved from c10::cuda::CUDACachingAllocator (1.13) to
+// c10::CachingDeviceAllocator (later 2.x releases, trixie's 2.6 among them),
+// so neither name compiles everywhere.
+inline constexpr size_t kCudaStatAggregate = 0;
+
 // c10d: LibTorch 2.x split ProcessGroup into a front end and per-device
 // Backends; ProcessGroupGloo/NCCL derive from c10d::Backend there and from
 // c10d::ProcessGroup in 1.13. Both expose the collectives we call.

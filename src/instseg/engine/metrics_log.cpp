@@ -1,6 +1,7 @@
 #include "instseg/engine/metrics_log.h"
 
 #include "instseg/core/check.h"
+#include "instseg/core/compat.h"
 
 #include <cmath>
 #include <numeric>
@@ -133,9 +134,7 @@ int64_t cuda_peak_memory_mb_and_reset(int device) {
 #ifdef INSTSEG_WITH_CUDA
   if (c10::cuda::device_count() <= device) return -1;
   auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device);
-  const auto peak =
-      stats.allocated_bytes[static_cast<size_t>(c10::cuda::CUDACachingAllocator::StatType::AGGREGATE)]
-          .peak;
+  const auto peak = stats.allocated_bytes[kCudaStatAggregate].peak;
   c10::cuda::CUDACachingAllocator::resetPeakStats(device);
   return static_cast<int64_t>(peak / (1024 * 1024));
 #else
