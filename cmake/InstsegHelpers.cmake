@@ -18,6 +18,13 @@ macro(instseg_detect_cuda)
       set(CMAKE_CUDA_ARCHITECTURES 80 90)
     endif()
     set(CMAKE_CUDA_STANDARD 17)
+    # C++ executables that link CUDA objects get the CUDA toolchain's implicit
+    # link directories, among them nvcc's host compiler's GCC directory. On
+    # Debian trixie that is g++-13 (nvcc 12.4 supports no newer GCC) while C++
+    # is g++ 14: /usr/lib/gcc/<triple>/13 then shadows g++ 14's libstdc++
+    # ("undefined reference to __cxa_call_terminate"). The C++ linker adds its
+    # own GCC directory; drop the CUDA side's.
+    list(FILTER CMAKE_CUDA_IMPLICIT_LINK_DIRECTORIES EXCLUDE REGEX "/lib/gcc/[^/]+/[0-9.]+/?$")
     add_compile_definitions(INSTSEG_WITH_CUDA=1)
   endif()
   message(STATUS "instseg: LibTorch ${Torch_VERSION}; CUDA kernels: ${INSTSEG_CUDA_ENABLED}")
