@@ -19,6 +19,7 @@ const std::vector<CommandInfo>& command_list() {
       {"test", "Evaluate a checkpoint on the config's test_dataloader with test_evaluator's COCO metrics", true},
       {"predict", "Run a checkpoint on images: overlay PNGs and a COCO results JSON", true},
       {"bench", "Time the inference path stage by stage (decode, preprocess, network, post-processing)", true},
+      {"publish", "Strip a training checkpoint to meta and state_dict for shipping (mmdet's publish_model.py)", true},
   };
   return list;
 }

@@ -78,6 +78,10 @@ void add_predict_command(CLI::App& app);
 // [--device D] [--dtype fp32|bf16|fp16] [--json FILE]`: per-stage medians of the inference path.
 void add_bench_command(CLI::App& app);
 
+// `instseg publish IN OUT [--save-keys K...]`: a training checkpoint without its optimizer
+// state (mmdet's publish_model.py), for shipping.
+void add_publish_command(CLI::App& app);
+
 // `instseg train CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--device D] [--cfg-options ...]`:
 // mmdet's tools/train.py (distributed when WORLD_SIZE > 1).
 void add_train_command(CLI::App& app);
