@@ -13,7 +13,7 @@
 #      compute capability; GoogleTest and Google Benchmark are used when found, else tests/common/minitest
 #      stands in and only bench_models is built;
 #   2. build test_cuda, engine_test_worker and bench_models (ninja, all cores);
-#   3. ctest -L cuda (RoIAlign, Matrix NMS, mask pasting, Hungarian host round trip, SOLOv2 and QueryInst
+#   3. ctest -L cuda (RoIAlign, DCNv1/v2 forward and backward, Matrix NMS, mask pasting, Hungarian host round trip, SOLOv2 and QueryInst
 #      predict + one training step, fp16/bf16 autocast with the GradScaler, NCCL: 2 processes with 2 GPUs,
 #      a world of 1 with one);
 #   4. bench_models --device cuda --fp16: SOLOv2-R50 and QueryInst-R50 at 1333x800, batch 1 and 8, fp32 and

@@ -21,8 +21,8 @@ struct Problem {
 };
 
 // {output, grad_input, grad_offset, grad_mask, grad_weight, grad_bias} on `device`.
-std::vector<at::Tensor> run(const std::vector<at::Tensor>& t, const at::Tensor& gout,
-                            const DeformConvOptions& o, at::Device device) {
+std::vector<at::Tensor> run_deform_conv(const std::vector<at::Tensor>& t, const at::Tensor& gout,
+                                         const DeformConvOptions& o, at::Device device) {
   std::vector<at::Tensor> v;
   for (const auto& x : t) v.push_back(x.defined() ? x.to(device).requires_grad_(true) : x);
   at::Tensor y = v[2].defined() ? modulated_deform_conv2d(v[0], v[1], v[2], v[3], v[4], o)
@@ -72,8 +72,8 @@ TEST(DeformConvCuda, MatchesCpu) {
     t[3] = at::randn({p.cout, p.c / o.groups, p.k, p.k}, ft);
     if (p.bias) t[4] = at::randn({p.cout}, ft);
     auto gout = at::randn({p.b, p.cout, ho, wo}, ft);
-    auto cpu = run(t, gout, o, at::kCPU);
-    auto gpu = run(t, gout, o, at::Device(at::kCUDA));
+    auto cpu = run_deform_conv(t, gout, o, at::kCPU);
+    auto gpu = run_deform_conv(t, gout, o, at::Device(at::kCUDA));
     const double tol = big ? 2e-3 : 1e-10;
     const char* names[] = {"output", "input", "offset", "mask", "weight", "bias"};
     for (int j = 0; j < 6; ++j) {
