@@ -7,7 +7,11 @@
 //     match with mask IoU >= 0.5 ("the same detections" when both counts
 //     equal that number);
 //   - mean mask IoU over the fp32 detections (an unmatched one counts 0);
-//   - the largest score difference of a matched pair.
+//   - the largest score difference of a matched pair;
+//   - the mean IoU of the matched pairs alone, by the fp32 mask's area in
+//     COCO's size classes (small < 32^2 <= medium < 96^2 <= large pixels): how
+//     far bf16 moves a mask's boundary, apart from detections that cross the
+//     score threshold.
 // Not a timed benchmark: an accuracy check (issue 11's "bf16 done right").
 //
 //   build/bench/bench_bf16_accuracy CONFIG CHECKPOINT DIR [DIR...] [--score-thr 0.3] [--threads N] [--limit N]
@@ -32,7 +36,11 @@ namespace {
 struct Tally {
   int64_t images = 0, fp32 = 0, bf16 = 0, matched = 0, same_images = 0;
   double iou_sum = 0.0, max_score_diff = 0.0;
+  double pair_iou[3] = {0, 0, 0};  // matched pairs' IoU sum by size class
+  int64_t pairs[3] = {0, 0, 0};
 };
+
+int size_class(double area) { return area < 32.0 * 32.0 ? 0 : area < 96.0 * 96.0 ? 1 : 2; }
 
 // Greedy one-to-one matching of a's instances (best score first) to b's.
 void compare(const Prediction& a, const Prediction& b, Tally& t) {
@@ -43,6 +51,7 @@ void compare(const Prediction& a, const Prediction& b, Tally& t) {
   int64_t matched = 0;
   for (int64_t i = 0; i < a.size(); ++i) {
     const at::Tensor ma = a.masks[i].to(at::kBool);
+    const double area = ma.sum().item<double>();
     double best = 0.0;
     int64_t best_j = -1;
     for (int64_t j = 0; j < b.size(); ++j) {
@@ -56,6 +65,8 @@ void compare(const Prediction& a, const Prediction& b, Tally& t) {
     if (best_j >= 0 && best >= 0.5) {
       used[best_j] = true;
       ++matched;
+      t.pair_iou[size_class(area)] += best;
+      t.pairs[size_class(area)] += 1;
       t.max_score_diff = std::max(t.max_score_diff, std::abs(a.scores[i].item<double>() - b.scores[best_j].item<double>()));
     }
   }
@@ -89,7 +100,7 @@ int main(int argc, char** argv) {
     o.device = "cpu";
     o.score_thr = thr;
     Predictor predictor(pos[0], pos[1], o);
-    std::printf("| images | n | fp32 detections | bf16 detections | fp32 matched (IoU >= 0.5) | images with the same detections | mean mask IoU | max score diff |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    std::printf("| images | n | fp32 detections | bf16 detections | fp32 matched (IoU >= 0.5) | images with the same detections | mean mask IoU | max score diff | matched pairs' mean IoU: small / medium / large (pairs) |\n|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for (size_t d = 2; d < pos.size(); ++d) {
       std::vector<std::string> files = image_files_in(pos[d]);
       if (limit >= 0 && static_cast<int64_t>(files.size()) > limit) files.resize(static_cast<size_t>(limit));
@@ -107,10 +118,14 @@ int main(int argc, char** argv) {
         const std::vector<Prediction> p16 = predictor.postprocess(d16, batch);
         compare(p32[0], p16[0], t);
       }
-      std::printf("| %s | %lld | %lld | %lld | %lld | %lld | %.4f | %.4f |\n", pos[d].c_str(),
+      std::printf("| %s | %lld | %lld | %lld | %lld | %lld | %.4f | %.4f |", pos[d].c_str(),
                   static_cast<long long>(t.images), static_cast<long long>(t.fp32), static_cast<long long>(t.bf16),
                   static_cast<long long>(t.matched), static_cast<long long>(t.same_images),
                   t.fp32 > 0 ? t.iou_sum / static_cast<double>(t.fp32) : 1.0, t.max_score_diff);
+      for (int c = 0; c < 3; ++c)
+        std::printf(" %s%.4f (%lld)", c ? "/ " : "", t.pairs[c] ? t.pair_iou[c] / static_cast<double>(t.pairs[c]) : 0.0,
+                    static_cast<long long>(t.pairs[c]));
+      std::printf(" |\n");
       std::fflush(stdout);
     }
   } catch (const std::exception& e) {
