@@ -12,7 +12,7 @@ namespace instseg {
 
 PublishResult publish_checkpoint(const std::string& in, const std::string& out, const PublishOptions& options) {
   if (std::find(options.save_keys.begin(), options.save_keys.end(), "state_dict") == options.save_keys.end())
-    fail("publish: save_keys must include 'state_dict' (the weights), got ", options.save_keys.size(), " other key(s)");
+    fail("publish: save_keys must include 'state_dict' (the weights); got ", options.save_keys.size(), " key(s) without it");
   std::error_code ec;
   if (in == out || std::filesystem::equivalent(in, out, ec))
     fail("publish: the output must differ from the input (", in, ")");
