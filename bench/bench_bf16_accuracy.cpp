@@ -12,12 +12,24 @@
 //     COCO's size classes (small < 32^2 <= medium < 96^2 <= large pixels): how
 //     far bf16 moves a mask's boundary, apart from detections that cross the
 //     score threshold.
+// --head-scores: also the SOLOv2 category branch's probabilities before any
+// post-processing (sigmoid of the captured "solov2.cls_scores.L"), compared
+// entry by entry: the largest difference where either side exceeds 0.1
+// (the pre-NMS score threshold) and how many entries cross 0.1. Tells a score
+// moved by the category branch from one moved by the masks (maskness, Matrix
+// NMS's decay).
+// --autocast-ends bf16: the bf16 run without InferenceGraphOptions::
+// autocast_fp32_ends (stem and neck outputs in bf16, as mmdetection's
+// autocast runs them), for the before/after of that option.
 // Not a timed benchmark: an accuracy check (issue 11's "bf16 done right").
 //
-//   build/bench/bench_bf16_accuracy CONFIG CHECKPOINT DIR [DIR...] [--score-thr 0.3] [--threads N] [--limit N]
+//   build/bench/bench_bf16_accuracy CONFIG CHECKPOINT DIR [DIR...] [--score-thr 0.3] [--threads N] [--limit N] [--head-scores] [--autocast-ends fp32|bf16]
 #include "instseg/api/predictor.h"
 #include "instseg/core/intra_op_threads.h"
 #include "instseg/engine/amp.h"
+#include "instseg/inference/inference_model.h"
+#include "instseg/inference/tensor_predictor.h"
+#include "instseg/structures/tensor_dict.h"
 #include "instseg/io/image.h"
 
 #include <ATen/ATen.h>
@@ -38,7 +50,22 @@ struct Tally {
   double iou_sum = 0.0, max_score_diff = 0.0;
   double pair_iou[3] = {0, 0, 0};  // matched pairs' IoU sum by size class
   int64_t pairs[3] = {0, 0, 0};
+  double head_max_diff = 0.0;  // --head-scores
+  int64_t head_above = 0, head_crossing = 0;
 };
+
+// The category probabilities of two captures, level by level.
+void compare_head(const TensorDict& a, const TensorDict& b, Tally& t) {
+  for (const auto& item : a) {
+    if (item.first.rfind("solov2.cls_scores.", 0) != 0) continue;
+    const at::Tensor pa = item.second.to(at::kDouble).sigmoid(), pb = b.at(item.first).to(at::kDouble).sigmoid();
+    const at::Tensor above = (pa > 0.1) | (pb > 0.1);
+    t.head_above += above.sum().item<int64_t>();
+    t.head_crossing += ((pa > 0.1) != (pb > 0.1)).sum().item<int64_t>();
+    if (above.any().item<bool>())
+      t.head_max_diff = std::max(t.head_max_diff, (pa - pb).abs().masked_select(above).max().item<double>());
+  }
+}
 
 int size_class(double area) { return area < 32.0 * 32.0 ? 0 : area < 96.0 * 96.0 ? 1 : 2; }
 
@@ -82,6 +109,8 @@ int main(int argc, char** argv) {
     double thr = 0.3;
     int threads = 0;
     int64_t limit = -1;
+    bool head_scores = false;
+    std::string ends = "fp32";
     for (int i = 1; i < argc; ++i) {
       const std::string k = argv[i];
       auto value = [&]() -> std::string {
@@ -91,15 +120,23 @@ int main(int argc, char** argv) {
       if (k == "--score-thr") thr = std::stod(value());
       else if (k == "--threads") threads = std::stoi(value());
       else if (k == "--limit") limit = std::stoll(value());
+      else if (k == "--head-scores") head_scores = true;
+      else if (k == "--autocast-ends") ends = value();
       else if (!k.empty() && k[0] == '-') throw std::runtime_error("unknown option " + k);
       else pos.push_back(k);
     }
-    if (pos.size() < 3) throw std::runtime_error("usage: bench_bf16_accuracy CONFIG CHECKPOINT DIR [DIR...] [--score-thr T] [--threads N] [--limit N]");
+    if (pos.size() < 3) throw std::runtime_error("usage: bench_bf16_accuracy CONFIG CHECKPOINT DIR [DIR...] [--score-thr T] [--threads N] [--limit N] [--head-scores] [--autocast-ends fp32|bf16]");
     configure_threads(threads);
     PredictorOptions o;
     o.device = "cpu";
     o.score_thr = thr;
     Predictor predictor(pos[0], pos[1], o);
+    if (ends != "fp32" && ends != "bf16") throw std::runtime_error("--autocast-ends: fp32 or bf16, got " + ends);
+    if (ends == "bf16") {
+      InferenceGraphOptions g;
+      g.autocast_fp32_ends = false;
+      prepare_for_inference(*predictor.core().model().model, c10::Device(c10::kCPU), g);
+    }
     std::printf("| images | n | fp32 detections | bf16 detections | fp32 matched (IoU >= 0.5) | images with the same detections | mean mask IoU | max score diff | matched pairs' mean IoU: small / medium / large (pairs) |\n|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for (size_t d = 2; d < pos.size(); ++d) {
       std::vector<std::string> files = image_files_in(pos[d]);
@@ -108,15 +145,21 @@ int main(int argc, char** argv) {
       for (const std::string& f : files) {
         const cv::Mat img = Predictor::read_image(f);
         const Batch batch = predictor.preprocess({img});
+        TensorDict cap32, cap16;
+        DetectorImpl& net = *predictor.core().model().model;
+        if (head_scores) net.set_capture(&cap32);
         const std::vector<Prediction> p32 = predictor.postprocess(predictor.forward(batch), batch);
+        if (head_scores) net.set_capture(&cap16);
         std::vector<Instances> d16;
         {
           AutocastGuard ac(c10::DeviceType::CPU, AmpDtype::bf16);
           d16 = predictor.forward(batch);
         }
         at::autocast::clear_cache();
+        net.set_capture(nullptr);
         const std::vector<Prediction> p16 = predictor.postprocess(d16, batch);
         compare(p32[0], p16[0], t);
+        if (head_scores) compare_head(cap32, cap16, t);
       }
       std::printf("| %s | %lld | %lld | %lld | %lld | %lld | %.4f | %.4f |", pos[d].c_str(),
                   static_cast<long long>(t.images), static_cast<long long>(t.fp32), static_cast<long long>(t.bf16),
@@ -126,6 +169,9 @@ int main(int argc, char** argv) {
         std::printf(" %s%.4f (%lld)", c ? "/ " : "", t.pairs[c] ? t.pair_iou[c] / static_cast<double>(t.pairs[c]) : 0.0,
                     static_cast<long long>(t.pairs[c]));
       std::printf(" |\n");
+      if (head_scores)
+        std::printf("  category probabilities before post-processing: %lld entries above 0.1 in either, %lld crossing 0.1, max diff %.4f\n",
+                    static_cast<long long>(t.head_above), static_cast<long long>(t.head_crossing), t.head_max_diff);
       std::fflush(stdout);
     }
   } catch (const std::exception& e) {

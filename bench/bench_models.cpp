@@ -164,7 +164,9 @@ struct Args {
   uint64_t seed = 0;
   // Inference graphs to run each model with, one after another in this
   // process: "exact" (mmdetection's numerics) and/or "fast" (BatchNorm folded,
-  // channels-last; inference_model.h's InferenceGraphOptions).
+  // channels-last, and under autocast the stem and the neck's outputs in fp32;
+  // inference_model.h's InferenceGraphOptions) and/or "fast-bf16ends" (fast
+  // without the fp32 stem and features: what the fp32 ends cost under --bf16).
   std::vector<std::string> graphs{"fast"};
   bool bf16_gn = false;  // --bf16: GroupNorm parameters stored in bf16 (GN computed in bf16)
 };
@@ -181,9 +183,10 @@ void usage(const char* argv0) {
   std::printf(
       "usage: %s [--model M[,M...]|all] [--reps N] [--warmup N] [--threads N] [--batch N]\n"
       "          [--candidates N] [--post-sweep N,N,...] [--bf16] [--fp16] [--device cpu|cuda]\n"
-      "          [--profile] [--seed N] [--graph exact|fast|exact,fast] [--bf16-gn]\n"
+      "          [--profile] [--seed N] [--graph exact|fast|fast-bf16ends,...] [--bf16-gn]\n"
       "--bf16/--fp16: also run under autocast of that dtype (fp16: CUDA only)\n"
       "--graph: exact = mmdetection's numerics; fast (default) = BatchNorm folded + channels-last\n"
+      "         (+ under autocast: stem and neck outputs in fp32); fast-bf16ends = fast without that\n"
       "models: solov2_r50 (1333x800, padded 1344x800), solov2_light_r18 (768x448),\n"
       "        queryinst_r50 (1333x800, padded 1344x800), solov2_r101_dcn (1333x800; not in 'all'\n"
       "        nor in the default list)\n",
@@ -226,7 +229,8 @@ Args parse_args(int argc, char** argv) {
     } else if (k == "--graph") {
       a.graphs = split(value(), ',');
       for (const auto& g : a.graphs)
-        if (g != "exact" && g != "fast") throw std::runtime_error("--graph: exact or fast, got '" + g + "'");
+        if (g != "exact" && g != "fast" && g != "fast-bf16ends")
+          throw std::runtime_error("--graph: exact, fast or fast-bf16ends, got '" + g + "'");
     } else if (k == "--seed") {
       a.seed = std::stoull(value());
     } else if (k == "-h" || k == "--help") {
@@ -720,7 +724,9 @@ int main(int argc, char** argv) {
     }
     for (size_t gi = 0; gi < a.graphs.size(); ++gi) {
       const std::string& graph = a.graphs[gi];
-      prepare_for_inference(*model, device, graph == "exact" ? InferenceGraphOptions::exact() : InferenceGraphOptions{});
+      InferenceGraphOptions go = graph == "exact" ? InferenceGraphOptions::exact() : InferenceGraphOptions{};
+      if (graph == "fast-bf16ends") go.autocast_fp32_ends = false;
+      prepare_for_inference(*model, device, go);
       const std::string label = name + " [" + graph + "]";
       Result fp = run_variant(a, v, *model, batch, AmpDtype::none, rep);
       fp.model = label;

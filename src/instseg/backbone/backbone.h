@@ -43,6 +43,12 @@ class BackboneImpl : public torch::nn::Module {
   // its weights are unchanged. Backbones without BatchNorm do nothing.
   virtual void fold_batchnorm() {}
   virtual void clear_folds() {}
+  // Inference only, under autocast (prepare_for_inference): the stem's first
+  // convolution reads the fp32 image and runs in fp32 instead of rounding the
+  // normalised pixels to bf16's 8-bit mantissa, which moved SOLOv2's scores
+  // by up to 0.05 on the nuclei reference model (docs/performance.md, "bf16
+  // done right"). It is ~3 % of a ResNet's FLOPs. No effect without autocast.
+  virtual void set_fp32_stem(bool /*on*/) {}
 };
 
 // `neck` with in_channels from the backbone's levels: filled in when empty,

@@ -55,6 +55,7 @@ class ResNetImpl : public BackboneImpl {
   // The stem's conv1/bn1 and every block's conv -> BN pairs (res_blocks.h).
   void fold_batchnorm() override;
   void clear_folds() override;
+  void set_fp32_stem(bool on) override { fp32_stem_ = on; }
 
   const ResNetOptions& options() const { return options_; }
 
@@ -68,6 +69,7 @@ class ResNetImpl : public BackboneImpl {
   void for_each_block(F f);
   ResNetOptions options_;
   FoldedConvBn stem_fold_;
+  bool fp32_stem_ = false;  // set_fp32_stem
   bool bottleneck_ = false;
   std::vector<int64_t> stage_channels_;
   std::vector<int64_t> stage_strides_;

@@ -15,9 +15,11 @@ void prepare_for_inference(DetectorImpl& model, const c10::Device& device, const
       } else {
         backbone->clear_folds();
       }
+      backbone->set_fp32_stem(graph.autocast_fp32_ends);
     }
   }
   model.set_channels_last(graph.channels_last);
+  model.set_fp32_features(graph.autocast_fp32_ends);
 }
 
 InferenceModel load_inference_model(const ModelSpec& spec, const std::string& checkpoint, const c10::Device& device,

@@ -27,7 +27,11 @@ namespace instseg {
 struct InferenceGraphOptions {
   bool fold_batchnorm = true;  // eval-mode BatchNorm folded into its conv (BackboneImpl::fold_batchnorm)
   bool channels_last = true;   // CPU: backbone and neck in NHWC (DetectorImpl::set_channels_last)
-  static InferenceGraphOptions exact() { return {false, false}; }
+  // Under autocast only (fp32 runs are unchanged): the backbone's stem in fp32
+  // (BackboneImpl::set_fp32_stem) and the neck's outputs in fp32
+  // (DetectorImpl::set_fp32_features); mmdetection's autocast runs both in bf16/fp16.
+  bool autocast_fp32_ends = true;
+  static InferenceGraphOptions exact() { return {false, false, false}; }
 };
 
 struct InferenceModel {

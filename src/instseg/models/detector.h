@@ -64,6 +64,15 @@ class DetectorImpl : public torch::nn::Module {
   // rounding only (a different summation order). Set by prepare_for_inference.
   void set_channels_last(bool on) { channels_last_ = on; }
   bool channels_last() const { return channels_last_; }
+  // Inference in eval mode under autocast: the neck's outputs are returned in
+  // the images' dtype (fp32), so the heads' bilinear resizes, coordinate
+  // channels and sums over levels run in fp32 while their convolutions still
+  // run in bf16/fp16. Rounding the features to bf16 before those ops was the
+  // largest source of bf16's deviation from fp32 (SOLOv2 category scores moved
+  // by up to 0.18; docs/performance.md, "bf16 done right"). No effect
+  // without autocast. Set by prepare_for_inference.
+  void set_fp32_features(bool on) { fp32_features_ = on; }
+  bool fp32_features() const { return fp32_features_; }
   // The two ends of that: the images as the backbone gets them, and the
   // neck's outputs back in NCHW. Identity unless channels-last applies.
   bool runs_channels_last(const at::Tensor& images) const {
@@ -95,6 +104,9 @@ class DetectorImpl : public torch::nn::Module {
     }
     std::vector<at::Tensor> p = neck.forward(c);
     if (nhwc) to_nchw(p);
+    if (fp32_features_ && !is_training())
+      for (at::Tensor& t : p)
+        if (t.scalar_type() != images.scalar_type()) t = t.to(images.scalar_type());
     for (size_t i = 0; i < p.size(); ++i) capture("neck.p" + std::to_string(i + 2), p[i]);
     return p;
   }
@@ -102,6 +114,7 @@ class DetectorImpl : public torch::nn::Module {
 
  private:
   bool channels_last_ = false;
+  bool fp32_features_ = false;
   std::vector<std::string> class_names_;  // empty: default_class_names(num_classes())
 };
 
