@@ -55,25 +55,6 @@ TEST(MetricsLog, HistoryWindowMean) {
   EXPECT_DOUBLE_EQ(h.mean("absent", 2), 0.0);
 }
 
-TEST(Amp, CpuBf16AutocastScope) {
-  auto a = at::randn({4, 4}), b = at::randn({4, 4});
-  EXPECT_FALSE(autocast_enabled(c10::DeviceType::CPU));
-  {
-    AutocastGuard g(c10::DeviceType::CPU, AmpDtype::bf16);
-    EXPECT_TRUE(autocast_enabled(c10::DeviceType::CPU));
-    EXPECT_EQ(at::mm(a, b).scalar_type(), at::kBFloat16);
-  }
-  EXPECT_FALSE(autocast_enabled(c10::DeviceType::CPU));
-  EXPECT_EQ(at::mm(a, b).scalar_type(), at::kFloat);
-  {
-    AutocastGuard g(c10::DeviceType::CPU, AmpDtype::none);
-    EXPECT_EQ(at::mm(a, b).scalar_type(), at::kFloat);
-  }
-  EXPECT_THROW(AutocastGuard(c10::DeviceType::CPU, AmpDtype::fp16), Error);
-  EXPECT_EQ(parse_amp_dtype("bfloat16"), AmpDtype::bf16);
-  EXPECT_THROW(parse_amp_dtype("fp8"), Error);
-}
-
 TEST(Amp, GradScalerBackoffAndGrowth) {
   GradScaler s(true, 1024.0, 2.0, 0.5, 3);
   auto p = at::zeros({2}).set_requires_grad(true);

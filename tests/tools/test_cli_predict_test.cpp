@@ -361,5 +361,29 @@ TEST_F(CliPredictTest, TestPrintsCocoMetrics) {
   EXPECT_NE(out3.find("test_dataloader.dataset.data_prefx"), std::string::npos) << out3;
 }
 
+// --dtype bf16: the network under CPU bf16 autocast (PredictorOptions::dtype,
+// EvaluationLoopOptions::amp); fp16 is CUDA-only and says so.
+TEST_F(CliPredictTest, TestAndPredictRunInBf16) {
+  ASSERT_TRUE(fs::exists(test::instseg_binary())) << test::instseg_binary();
+  int rc = -1;
+  const std::string out = test::run_command(
+      cli() + "test " + config_ + " " + ckpt_ + " --dtype bf16 --cfg-options test_evaluator.metric=segm", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("segm_mAP_copypaste: "), std::string::npos) << out;
+  const std::string image = nuclei("images/" + files_[0]);
+  const std::string pred_dir = dir_ + "/pred_bf16";
+  const std::string out2 = test::run_command(
+      cli() + "predict " + config_ + " " + ckpt_ + " " + image + " --dtype bf16 --no-overlays --out-dir " + pred_dir, &rc);
+  ASSERT_EQ(rc, 0) << out2;
+  EXPECT_TRUE(fs::exists(pred_dir + "/results.json")) << out2;
+  const std::string bad_test = test::run_command(cli() + "test " + config_ + " " + ckpt_ + " --device cpu --dtype fp16", &rc);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(bad_test.find("fp16 needs a CUDA device"), std::string::npos) << bad_test;
+  const std::string bad_predict = test::run_command(
+      cli() + "predict " + config_ + " " + ckpt_ + " " + image + " --device cpu --dtype fp16 --out-dir " + dir_ + "/fp16", &rc);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(bad_predict.find("fp16 needs a CUDA device"), std::string::npos) << bad_predict;
+}
+
 }  // namespace
 }  // namespace instseg

@@ -59,7 +59,7 @@ namespace fs = std::filesystem;
 namespace {
 
 struct PredictArgs {
-  std::string config, checkpoint, out_dir = "outputs", device = "auto", ann, save_masks;
+  std::string config, checkpoint, out_dir = "outputs", device = "auto", ann, save_masks, dtype = "fp32";
   std::vector<std::string> inputs, cfg_options;
   double score_thr = 0.3;  // mmdet's demo default
   int64_t batch_size = 1;
@@ -214,6 +214,7 @@ void run_predict(const PredictArgs& a) {
   PredictorOptions po;
   po.device = a.device;
   po.exact = a.exact;
+  po.dtype = a.dtype;
   po.score_thr = a.score_thr;
   po.cfg_options = a.cfg_options;
   po.batch_size = a.batch_size;
@@ -359,6 +360,11 @@ void add_predict_command(CLI::App& app) {
   cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_flag("--exact", a->exact,
                 "mmdetection's numerics bit for bit: no BatchNorm folding, no channels-last (slower on CPU)");
+  cmd->add_option("--dtype", a->dtype,
+                  "fp32, or autocast to bf16 (CPU with native bf16, CUDA) / fp16 (CUDA); the stem, the neck's "
+                  "outputs and the post-processing stay fp32")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
+      ->capture_default_str();
   cmd->add_flag("--no-overlays", a->no_overlays, "write results.json only (no overlay PNGs / annotated videos)");
   cmd->add_option("--batch-size", a->batch_size, "images (or video frames) per network pass")->capture_default_str();
   cmd->add_flag("--save-pred", a->save_pred,

@@ -13,6 +13,7 @@
 #include "instseg/config/build_evaluation.h"
 #include "instseg/config/build_model.h"
 #include "instseg/config/overrides.h"
+#include "instseg/core/check.h"
 #include "instseg/core/device.h"
 #include "instseg/core/log.h"
 #include "instseg/core/output_path.h"
@@ -30,7 +31,7 @@ namespace instseg::cli {
 namespace {
 
 struct TestArgs {
-  std::string config, checkpoint, out, show_dir, device = "auto";
+  std::string config, checkpoint, out, show_dir, device = "auto", dtype = "fp32";
   std::vector<std::string> cfg_options;
   int64_t batch_size = 0;  // 0: the config's
   double show_score_thr = 0.3;
@@ -46,7 +47,10 @@ void run_test(const TestArgs& a) {
   const DataloaderSpec dl = dataloader_spec_from(cfg, "test_dataloader");
   const EvaluatorSpec ev = evaluator_spec_from(cfg, "test_evaluator");
   if (!ev.outfile_prefix.empty()) check_output_file(ev.outfile_prefix + ".bbox.json", "test_evaluator.outfile_prefix");
-  InferenceModel m = load_inference_model(spec, a.checkpoint, parse_device(a.device), a.config,
+  const c10::Device device = parse_device(a.device);
+  const AmpDtype amp = parse_amp_dtype(a.dtype);
+  if (amp == AmpDtype::fp16 && !device.is_cuda()) fail("test: --dtype fp16 needs a CUDA device; on the CPU use bf16");
+  InferenceModel m = load_inference_model(spec, a.checkpoint, device, a.config,
                                           a.exact ? InferenceGraphOptions::exact() : InferenceGraphOptions{});
 
   EvaluationSetOptions so;
@@ -61,6 +65,7 @@ void run_test(const TestArgs& a) {
 
   EvaluationLoopOptions lopt;
   lopt.title = "test";
+  lopt.amp = amp;
   VisualizeOptions vo;
   vo.class_names = set.dataset->class_names();
   vo.palette = dl.dataset.palette;
@@ -104,6 +109,11 @@ void add_test_command(CLI::App& app) {
   cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_flag("--exact", a->exact,
                 "mmdetection's numerics bit for bit: no BatchNorm folding, no channels-last (slower on CPU)");
+  cmd->add_option("--dtype", a->dtype,
+                  "fp32, or autocast to bf16 (CPU with native bf16, CUDA) / fp16 (CUDA); the stem, the neck's "
+                  "outputs and the post-processing stay fp32")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
+      ->capture_default_str();
   cmd->add_option("--cfg-options", a->cfg_options,
                   "override config keys: test_dataloader.dataset.data_root=data/coco/ model.test_cfg.score_thr=0.05")
       ->expected(0, -1);

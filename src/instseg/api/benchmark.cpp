@@ -2,7 +2,7 @@
 
 #include "instseg/api/predictor.h"
 #include "instseg/core/check.h"
-#include "instseg/engine/amp.h"
+#include "instseg/core/autocast.h"
 #include "instseg/engine/metrics_log.h"
 #include "instseg/inference/tensor_predictor.h"
 #include "instseg/io/image.h"
@@ -87,10 +87,10 @@ BenchmarkReport run_benchmark(const std::string& config_file, const std::string&
   po.exact = o.exact;
   po.batch_size = o.batch;
   po.cfg_options = o.cfg_options;
+  po.dtype = amp == AmpDtype::none ? "fp32" : to_string(amp);  // the Predictor's autocast: the path users run
   Predictor predictor(config_file, checkpoint, po);
   const c10::Device device = predictor.core().model().device;
   const bool cuda = device.is_cuda();
-  INSTSEG_CHECK(amp != AmpDtype::fp16 || cuda, "bench: --dtype fp16 needs a CUDA device (CPU autocast: bf16)");
 
   const std::vector<std::string> files = o.images.empty() ? std::vector<std::string>{} : image_files(o.images);
   cv::Mat synthetic;
@@ -128,11 +128,7 @@ BenchmarkReport run_benchmark(const std::string& config_file, const std::string&
     const Batch batch = predictor.preprocess(images);
     sync();
     const Clock::time_point t2 = Clock::now();
-    std::vector<Instances> dets;
-    {
-      AutocastGuard ac(device.type(), amp);  // none: does nothing
-      dets = predictor.forward(batch);
-    }
+    const std::vector<Instances> dets = predictor.forward(batch);
     sync();
     const Clock::time_point t3 = Clock::now();
     const std::vector<Prediction> preds = predictor.postprocess(dets, batch);

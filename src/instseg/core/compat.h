@@ -1,7 +1,7 @@
 // LibTorch 1.13 (Debian bookworm) vs 2.x (Debian trixie's 2.6, pip wheels)
 // differences, in one place. See ../shared/specs/conventions.md section 6.
 // Code elsewhere uses these names instead of #if on versions; the autocast API
-// difference is in engine/amp.cpp, c10d's in engine/distributed.cpp through
+// difference is in core/autocast.cpp, c10d's in engine/distributed.cpp through
 // the aliases below.
 #pragma once
 #include <ATen/core/Tensor.h>

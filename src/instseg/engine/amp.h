@@ -1,6 +1,6 @@
-// Mixed precision: autocast scopes and an fp16 gradient scaler
-// (torch.autocast + torch.cuda.amp.GradScaler semantics). The LibTorch
-// 1.13 vs 2.x autocast API difference is confined to amp.cpp.
+// Mixed precision training: the autocast scopes (core/autocast.h, shared
+// with inference) and an fp16 gradient scaler (torch.cuda.amp.GradScaler
+// semantics).
 //
 //   GradScaler scaler(amp == AmpDtype::fp16);
 //   { AutocastGuard ac(device.type(), amp); losses = model->forward_train(b); }
@@ -9,6 +9,8 @@
 //   if (!inf) optimizer.step();
 //   scaler.update(inf);
 #pragma once
+#include "instseg/core/autocast.h"
+
 #include <ATen/core/Tensor.h>
 #include <c10/core/DeviceType.h>
 
@@ -16,32 +18,6 @@
 #include <vector>
 
 namespace instseg {
-
-enum class AmpDtype { none, fp16, bf16 };
-
-// "none"/"fp32", "fp16"/"float16", "bf16"/"bfloat16".
-AmpDtype parse_amp_dtype(const std::string& s);
-std::string to_string(AmpDtype d);
-
-// Enables autocast for `device` (CUDA or CPU) with the given dtype in this
-// thread for the guard's lifetime; restores the previous state after. A
-// none dtype does nothing. CPU autocast supports bf16 only (as in PyTorch).
-class AutocastGuard {
- public:
-  AutocastGuard(c10::DeviceType device, AmpDtype dtype);
-  ~AutocastGuard();
-  AutocastGuard(const AutocastGuard&) = delete;
-  AutocastGuard& operator=(const AutocastGuard&) = delete;
-
- private:
-  bool active_ = false;
-  c10::DeviceType device_;
-  bool prev_enabled_ = false;
-  c10::ScalarType prev_dtype_ = c10::ScalarType::Undefined;
-};
-
-// Whether autocast is currently on for `device` in this thread (for tests).
-bool autocast_enabled(c10::DeviceType device);
 
 // Dynamic loss scaling for fp16 (PyTorch GradScaler defaults).
 class GradScaler {

@@ -1,5 +1,6 @@
 #include "instseg/engine/evaluate.h"
 
+#include "instseg/core/autocast.h"
 #include "instseg/core/clock.h"
 #include "instseg/core/progress.h"
 #include "instseg/engine/distributed.h"
@@ -36,7 +37,11 @@ EvaluationRun run_evaluation(DetectorImpl& model, const c10::Device& device, Bat
     optional<Batch> b = source.next();
     if (!b) break;
     run.data_time += now_s() - t0;
-    const std::vector<Instances> preds = predict_batch(model, *b, device);
+    std::vector<Instances> preds;
+    {
+      AutocastGuard ac(device.type(), options.amp);  // none: does nothing
+      preds = predict_batch(model, *b, device);
+    }
     if (options.on_batch) options.on_batch(*b, preds);
     evaluator.process(*b, preds);
     ++run.batches;

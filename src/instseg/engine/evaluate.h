@@ -6,6 +6,7 @@
 //   EvaluationRun run = run_evaluation(model, device, val_source, evaluator, {});
 //   run.metrics  // {"coco/segm_mAP": ..., ...} on rank 0, empty elsewhere
 #pragma once
+#include "instseg/core/autocast.h"
 #include "instseg/engine/interfaces.h"
 #include "instseg/models/detector.h"
 
@@ -24,6 +25,9 @@ struct EvaluationLoopOptions {
   // Called with each batch (as the source gave it) and its predictions (on
   // the CPU), before the evaluator sees them: overlays, result files.
   std::function<void(const Batch&, const std::vector<Instances>&)> on_batch;
+  // The network under autocast (`instseg test --dtype bf16`); the trainer's
+  // validation leaves it none, so val APs are fp32 whatever the training precision.
+  AmpDtype amp = AmpDtype::none;
 };
 
 struct EvaluationRun {

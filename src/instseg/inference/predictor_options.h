@@ -18,6 +18,12 @@ struct PredictorOptions {
   // folding, channels-last; inference_model.h's InferenceGraphOptions), which
   // otherwise change results by float rounding only and run ~1.5-2x faster on CPU.
   bool exact = false;
+  // The network's precision: "fp32", or autocast to "bf16" (CPU with native
+  // bf16, e.g. AVX512-BF16/AMX; CUDA) or "fp16" (CUDA only). The stem, the
+  // neck's outputs and the post-processing stay fp32 (InferenceGraphOptions::
+  // autocast_fp32_ends, unless `exact`); docs/performance.md gives the speed
+  // and the deviation from fp32.
+  std::string dtype = "fp32";
   // `--cfg-options`-style overrides ("model.test_cfg.score_thr=0.05"), applied
   // to a config file before it is read (Predictor only).
   std::vector<std::string> cfg_options;

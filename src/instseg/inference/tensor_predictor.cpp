@@ -1,5 +1,6 @@
 #include "instseg/inference/tensor_predictor.h"
 
+#include "instseg/core/autocast.h"
 #include "instseg/core/check.h"
 #include "instseg/core/device.h"
 #include "instseg/core/log.h"
@@ -12,7 +13,13 @@ namespace instseg {
 TensorPredictor::TensorPredictor(InferenceSpec spec, const std::string& checkpoint, PredictorOptions options)
     : spec_(std::move(spec)), options_(std::move(options)) {
   INSTSEG_CHECK(options_.batch_size >= 1, "Predictor: batch_size must be >= 1, got ", options_.batch_size);
-  model_ = load_inference_model(spec_.model, checkpoint, parse_device(options_.device), spec_.name,
+  INSTSEG_CHECK(options_.dtype == "fp32" || options_.dtype == "bf16" || options_.dtype == "fp16",
+                "Predictor: dtype must be fp32, bf16 or fp16, got '", options_.dtype, "'");
+  amp_ = parse_amp_dtype(options_.dtype);
+  const c10::Device device = parse_device(options_.device);
+  INSTSEG_CHECK(amp_ != AmpDtype::fp16 || device.is_cuda(), "Predictor: dtype fp16 needs a CUDA device (",
+                options_.device, " is ", device.str(), "); on the CPU use bf16");
+  model_ = load_inference_model(spec_.model, checkpoint, device, spec_.name,
                                 options_.exact ? InferenceGraphOptions::exact() : InferenceGraphOptions{});
   DetectorImpl& m = *model_.model;
   // The config's metainfo.classes win over the checkpoint's (mmdet's order).
@@ -41,6 +48,7 @@ Batch TensorPredictor::preprocess(const std::vector<at::Tensor>& rgb, const std:
 }
 
 std::vector<Instances> TensorPredictor::forward(const Batch& batch) {
+  AutocastGuard ac(model_.device.type(), amp_);  // fp32: does nothing
   return predict_batch(*model_.model, batch, model_.device);
 }
 

@@ -13,6 +13,7 @@
 // they like. Not thread-safe: use one TensorPredictor per thread (several
 // may run at the same time).
 #pragma once
+#include "instseg/core/autocast.h"
 #include "instseg/inference/inference_model.h"
 #include "instseg/inference/inference_spec.h"
 #include "instseg/inference/prediction.h"
@@ -60,6 +61,7 @@ class TensorPredictor {
   InferenceModel model_;
   TestPreprocess preprocess_;
   std::vector<std::string> class_names_;
+  AmpDtype amp_ = AmpDtype::none;  // options_.dtype
 };
 
 // predict() of a list in chunks: calls run(first, last) for [first, last)
