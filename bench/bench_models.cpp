@@ -372,12 +372,17 @@ int64_t count_dets(const std::vector<Instances>& r) {
 // ---- SOLOv2
 
 // Backbone, neck, head, post-processing and predict() of one repetition.
-// The neck as extract_feat runs it: its outputs back in NCHW when the model
-// runs channels-last (DetectorImpl::set_channels_last).
+// The neck as extract_feat runs it (DetectorImpl::backbone_neck_features):
+// its outputs back in NCHW when the model runs channels-last
+// (DetectorImpl::set_channels_last), and in the images' dtype (fp32) under
+// autocast when the model keeps fp32 features (DetectorImpl::set_fp32_features).
 std::vector<at::Tensor> neck_nchw(const DetectorImpl& m, FPNImpl& neck, const std::vector<at::Tensor>& c,
                                   const at::Tensor& images) {
   std::vector<at::Tensor> p = neck.forward(c);
   if (m.runs_channels_last(images)) DetectorImpl::to_nchw(p);
+  if (m.fp32_features() && !m.is_training())
+    for (at::Tensor& t : p)
+      if (t.scalar_type() != images.scalar_type()) t = t.to(images.scalar_type());
   return p;
 }
 
