@@ -179,9 +179,8 @@ TEST_F(PredictorTest, ExactAndFastInferenceGraphsAgree) {
 // bf16 autocast inference (`instseg bench --dtype bf16`, AMP validation):
 // InferenceGraphOptions::autocast_fp32_ends keeps the backbone's stem and the
 // neck's outputs in fp32, so the heads' resizes, coordinate channels and level
-// sums do not run on bf16-rounded features. Checked on the category scores
-// before post-processing against the fp32 run: with the option the features
-// the heads get are fp32 and the scores move less than without it.
+// sums do not run on bf16-rounded features. Checked against the fp32 run and
+// against the option turned off (mmdetection's autocast).
 TEST_F(PredictorTest, Bf16AutocastKeepsStemAndFeaturesInFp32) {
   const cv::Mat a = Predictor::read_image(test::nuclei_image());
   Predictor p(model_.config, model_.checkpoint, cpu(0.05));
@@ -205,25 +204,18 @@ TEST_F(PredictorTest, Bf16AutocastKeepsStemAndFeaturesInFp32) {
   EXPECT_EQ(ref.at("neck.p2").scalar_type(), at::kFloat);
   EXPECT_EQ(on.at("neck.p2").scalar_type(), at::kFloat);
   EXPECT_EQ(off.at("neck.p2").scalar_type(), at::kBFloat16) << "mmdetection's autocast: bf16 features";
-  // The kernel branch (the one the coordinate channels and resizes feed) is
-  // where the tiny random model shows it: its mean norm-rel deviation over the
-  // levels is ~0.011 with fp32 ends against ~0.019 without (this test model's
-  // layer1 is an identity, zero-initialised residuals, so the stem's part is
-  // not visible here; on the trained nuclei model both matter:
-  // docs/performance.md).
-  double err_on = 0.0, err_off = 0.0;
-  int levels = 0;
-  for (const auto& item : ref) {
-    if (item.first.rfind("solov2.kernel_preds.", 0) != 0) continue;
-    err_on += test::norm_rel(on.at(item.first).to(at::kFloat), item.second);
-    err_off += test::norm_rel(off.at(item.first).to(at::kFloat), item.second);
-    ++levels;
-  }
-  ASSERT_EQ(levels, 5);
-  std::cout << "  bf16 kernel predictions vs fp32, mean norm-rel: fp32 ends " << err_on / levels << ", bf16 ends "
-            << err_off / levels << "\n";
-  EXPECT_GT(err_off, 0.0) << "autocast must have run in bf16 for this test to mean anything";
-  EXPECT_LT(err_on, 0.8 * err_off);
+  // The stem: this tiny model's layer1 is an identity at initialisation
+  // (mmdet's zero_init_residual: the folded bn2 zeroes each residual branch),
+  // so C2 is relu + max-pool of the stem's output, and equals the fp32 run's
+  // bit for bit exactly when the stem ran in fp32. (The accuracy gain itself
+  // shows on a trained model, not on this random one, whose deviations differ
+  // between LibTorch 1.13 and 2.6: docs/performance.md measures it with
+  // bench_bf16_accuracy.)
+  EXPECT_TRUE(at::equal(on.at("backbone.c2").to(at::kFloat), ref.at("backbone.c2")));
+  EXPECT_FALSE(at::equal(off.at("backbone.c2").to(at::kFloat), ref.at("backbone.c2")))
+      << "a bf16 stem must round: otherwise this test cannot tell the two apart";
+  // Deeper levels ran in bf16 either way: the option is not "fp32 everywhere".
+  EXPECT_EQ(on.at("backbone.c3").scalar_type(), at::kBFloat16);
 }
 
 // PredictorOptions::dtype = "bf16": the same path under CPU bf16 autocast;
