@@ -45,9 +45,10 @@ class BackboneImpl : public torch::nn::Module {
   virtual void clear_folds() {}
   // Inference only, under autocast (prepare_for_inference): the stem's first
   // convolution reads the fp32 image and runs in fp32 instead of rounding the
-  // normalised pixels to bf16's 8-bit mantissa, which moved SOLOv2's scores
-  // by up to 0.05 on the nuclei reference model (docs/performance.md, "bf16
-  // done right"). It is ~3 % of a ResNet's FLOPs. No effect without autocast.
+  // normalised pixels to bf16's 8-bit mantissa. With the neck's outputs in
+  // fp32 too, it took the nuclei reference model's bf16-vs-fp32 mean mask IoU
+  // from 0.979 to 0.995 (docs/performance.md, "Found and fixed: bf16 features
+  // feeding the heads"). It is ~3 % of a ResNet's FLOPs. No effect without autocast.
   virtual void set_fp32_stem(bool /*on*/) {}
 };
 

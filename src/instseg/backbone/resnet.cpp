@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 
 #include "instseg/backbone/res_blocks.h"
@@ -159,13 +160,10 @@ void ResNetImpl::train(bool on) {
 std::vector<at::Tensor> ResNetImpl::forward(const at::Tensor& x) {
   INSTSEG_CHECK(x.dim() == 4 && x.size(1) == options_.in_channels,
                 "ResNet: expected [N,", options_.in_channels, ",H,W] input, got ", x.sizes());
-  at::Tensor h;
-  if (fp32_stem_ && !is_training() && x.scalar_type() == at::kFloat) {
-    AutocastOff fp32;  // the stem's output stays fp32; the next conv casts it under autocast
-    h = at::relu(conv_bn(conv1, bn1, stem_fold_, x));
-  } else {
-    h = at::relu(conv_bn(conv1, bn1, stem_fold_, x));
-  }
+  std::optional<AutocastOff> fp32;  // set_fp32_stem: the stem's output stays fp32; the next conv casts it
+  if (fp32_stem_ && !is_training() && x.scalar_type() == at::kFloat) fp32.emplace();
+  at::Tensor h = at::relu(conv_bn(conv1, bn1, stem_fold_, x));
+  fp32.reset();
   h = at::max_pool2d(h, {3, 3}, {2, 2}, {1, 1});
   std::vector<at::Tensor> outs;
   // Like mmdet: outputs in stage order (`if i in out_indices`); stages after the
