@@ -21,9 +21,11 @@
 // --autocast-ends bf16: the bf16 run without InferenceGraphOptions::
 // autocast_fp32_ends (stem and neck outputs in bf16, as mmdetection's
 // autocast runs them), for the before/after of that option.
+// --category bf16: the bf16 run without InferenceGraphOptions::
+// autocast_fp32_category (SOLOv2's category branch in bf16).
 // Not a timed benchmark: an accuracy check (issue 11's "bf16 done right").
 //
-//   build/bench/bench_bf16_accuracy CONFIG CHECKPOINT DIR [DIR...] [--score-thr 0.3] [--threads N] [--limit N] [--head-scores] [--autocast-ends fp32|bf16]
+//   build/bench/bench_bf16_accuracy CONFIG CHECKPOINT DIR [DIR...] [--score-thr 0.3] [--threads N] [--limit N] [--head-scores] [--autocast-ends fp32|bf16] [--category fp32|bf16]
 #include "instseg/api/predictor.h"
 #include "instseg/core/intra_op_threads.h"
 #include "instseg/engine/amp.h"
@@ -111,6 +113,7 @@ int main(int argc, char** argv) {
     int64_t limit = -1;
     bool head_scores = false;
     std::string ends = "fp32";
+    std::string category = "fp32";
     for (int i = 1; i < argc; ++i) {
       const std::string k = argv[i];
       auto value = [&]() -> std::string {
@@ -122,19 +125,22 @@ int main(int argc, char** argv) {
       else if (k == "--limit") limit = std::stoll(value());
       else if (k == "--head-scores") head_scores = true;
       else if (k == "--autocast-ends") ends = value();
+      else if (k == "--category") category = value();
       else if (!k.empty() && k[0] == '-') throw std::runtime_error("unknown option " + k);
       else pos.push_back(k);
     }
-    if (pos.size() < 3) throw std::runtime_error("usage: bench_bf16_accuracy CONFIG CHECKPOINT DIR [DIR...] [--score-thr T] [--threads N] [--limit N] [--head-scores] [--autocast-ends fp32|bf16]");
+    if (pos.size() < 3) throw std::runtime_error("usage: bench_bf16_accuracy CONFIG CHECKPOINT DIR [DIR...] [--score-thr T] [--threads N] [--limit N] [--head-scores] [--autocast-ends fp32|bf16] [--category fp32|bf16]");
     configure_threads(threads);
     PredictorOptions o;
     o.device = "cpu";
     o.score_thr = thr;
     Predictor predictor(pos[0], pos[1], o);
     if (ends != "fp32" && ends != "bf16") throw std::runtime_error("--autocast-ends: fp32 or bf16, got " + ends);
-    if (ends == "bf16") {
+    if (category != "fp32" && category != "bf16") throw std::runtime_error("--category: fp32 or bf16, got " + category);
+    if (ends == "bf16" || category == "bf16") {
       InferenceGraphOptions g;
-      g.autocast_fp32_ends = false;
+      g.autocast_fp32_ends = ends == "fp32";
+      g.autocast_fp32_category = category == "fp32";
       prepare_for_inference(*predictor.core().model().model, c10::Device(c10::kCPU), g);
     }
     std::printf("| images | n | fp32 detections | bf16 detections | fp32 matched (IoU >= 0.5) | images with the same detections | mean mask IoU | max score diff | matched pairs' mean IoU: small / medium / large (pairs) |\n|---|---:|---:|---:|---:|---:|---:|---:|---|\n");

@@ -166,7 +166,9 @@ struct Args {
   // process: "exact" (mmdetection's numerics) and/or "fast" (BatchNorm folded,
   // channels-last, and under autocast the stem and the neck's outputs in fp32;
   // inference_model.h's InferenceGraphOptions) and/or "fast-bf16ends" (fast
-  // without the fp32 stem and features: what the fp32 ends cost under --bf16).
+  // without the fp32 stem and features: what the fp32 ends cost under --bf16)
+  // and/or "fast-bf16cat" (fast with SOLOv2's category branch in bf16: what
+  // autocast_fp32_category costs).
   std::vector<std::string> graphs{"fast"};
   bool bf16_gn = false;  // --bf16: GroupNorm parameters stored in bf16 (GN computed in bf16)
 };
@@ -183,10 +185,12 @@ void usage(const char* argv0) {
   std::printf(
       "usage: %s [--model M[,M...]|all] [--reps N] [--warmup N] [--threads N] [--batch N]\n"
       "          [--candidates N] [--post-sweep N,N,...] [--bf16] [--fp16] [--device cpu|cuda]\n"
-      "          [--profile] [--seed N] [--graph exact|fast|fast-bf16ends,...] [--bf16-gn]\n"
+      "          [--profile] [--seed N] [--graph exact|fast|fast-bf16ends|fast-bf16cat,...] [--bf16-gn]\n"
       "--bf16/--fp16: also run under autocast of that dtype (fp16: CUDA only)\n"
       "--graph: exact = mmdetection's numerics; fast (default) = BatchNorm folded + channels-last\n"
-      "         (+ under autocast: stem and neck outputs in fp32); fast-bf16ends = fast without that\n"
+      "         (+ under autocast: stem, neck outputs and SOLOv2's category branch in fp32);\n"
+      "         fast-bf16ends = fast with stem and neck outputs in bf16; fast-bf16cat = fast with\n"
+      "         the category branch in bf16\n"
       "models: solov2_r50 (1333x800, padded 1344x800), solov2_light_r18 (768x448),\n"
       "        queryinst_r50 (1333x800, padded 1344x800), solov2_r101_dcn (1333x800; not in 'all'\n"
       "        nor in the default list)\n",
@@ -229,8 +233,8 @@ Args parse_args(int argc, char** argv) {
     } else if (k == "--graph") {
       a.graphs = split(value(), ',');
       for (const auto& g : a.graphs)
-        if (g != "exact" && g != "fast" && g != "fast-bf16ends")
-          throw std::runtime_error("--graph: exact, fast or fast-bf16ends, got '" + g + "'");
+        if (g != "exact" && g != "fast" && g != "fast-bf16ends" && g != "fast-bf16cat")
+          throw std::runtime_error("--graph: exact, fast, fast-bf16ends or fast-bf16cat, got '" + g + "'");
     } else if (k == "--seed") {
       a.seed = std::stoull(value());
     } else if (k == "-h" || k == "--help") {
@@ -731,6 +735,7 @@ int main(int argc, char** argv) {
       const std::string& graph = a.graphs[gi];
       InferenceGraphOptions go = graph == "exact" ? InferenceGraphOptions::exact() : InferenceGraphOptions{};
       if (graph == "fast-bf16ends") go.autocast_fp32_ends = false;
+      if (graph == "fast-bf16cat") go.autocast_fp32_category = false;
       prepare_for_inference(*model, device, go);
       const std::string label = name + " [" + graph + "]";
       Result fp = run_variant(a, v, *model, batch, AmpDtype::none, rep);

@@ -216,6 +216,12 @@ TEST_F(PredictorTest, Bf16AutocastKeepsStemAndFeaturesInFp32) {
       << "a bf16 stem must round: otherwise this test cannot tell the two apart";
   // Deeper levels ran in bf16 either way: the option is not "fp32 everywhere".
   EXPECT_EQ(on.at("backbone.c3").scalar_type(), at::kBFloat16);
+  // prepare_for_inference also sets autocast_fp32_category (on by default):
+  // SOLOv2's category logits in fp32, its kernels in bf16
+  // (SOLOv2Head.Fp32CategoryBranchUnderAutocast checks the branch itself).
+  EXPECT_EQ(on.at("solov2.cls_scores.0").scalar_type(), at::kFloat);
+  EXPECT_EQ(on.at("solov2.kernel_preds.0").scalar_type(), at::kBFloat16);
+  EXPECT_FALSE(InferenceGraphOptions::exact().autocast_fp32_category);
 }
 
 // PredictorOptions::dtype = "bf16": the same path under CPU bf16 autocast;

@@ -6,8 +6,10 @@
 
 #include "common/test_util.h"
 #include "instseg/checkpoint/state_dict.h"
+#include "instseg/core/autocast.h"
 
 #include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -128,6 +130,40 @@ TEST(SOLOv2Head, ForwardShapes) {
     EXPECT_EQ(out.kernel_preds[l].sizes().vec(), (std::vector<int64_t>{2, 32, grids[l], grids[l]}));
   }
   EXPECT_EQ(out.mask_feats.sizes().vec(), (std::vector<int64_t>{2, 32, 16, 24}));
+}
+
+// set_fp32_category (InferenceGraphOptions::autocast_fp32_category): under CPU
+// bf16 autocast the category branch computes exactly what fp32 computes from
+// the same features, the kernel branch still runs in bf16 (the mask feature
+// branch too, though its output is fp32: it ends in GroupNorm, which
+// normalises in fp32, layers/autocast_norm.h);
+// with bf16 features (no fp32 neck outputs) it casts them instead of failing
+// on a dtype mismatch; training ignores it.
+TEST(SOLOv2Head, Fp32CategoryBranchUnderAutocast) {
+  Tiny t(1);
+  t.head->eval();
+  at::NoGradGuard ng;
+  const SOLOv2HeadOutputs ref = t.head->forward(t.feats);
+  auto bf16_run = [&](bool fp32_category, const std::vector<at::Tensor>& feats) {
+    t.head->set_fp32_category(fp32_category);
+    AutocastGuard ac(c10::DeviceType::CPU, AmpDtype::bf16);
+    SOLOv2HeadOutputs out = t.head->forward(feats);
+    at::autocast::clear_cache();
+    return out;
+  };
+  const SOLOv2HeadOutputs on = bf16_run(true, t.feats), off = bf16_run(false, t.feats);
+  for (int l = 0; l < 5; ++l) {
+    ASSERT_EQ(on.cls_preds[l].scalar_type(), at::kFloat);
+    EXPECT_TRUE(at::equal(on.cls_preds[l], ref.cls_preds[l])) << "level " << l;
+    EXPECT_EQ(off.cls_preds[l].scalar_type(), at::kBFloat16);
+    EXPECT_EQ(on.kernel_preds[l].scalar_type(), at::kBFloat16);
+  }
+  std::vector<at::Tensor> bf16_feats;
+  for (const at::Tensor& f : t.feats) bf16_feats.push_back(f.to(at::kBFloat16));
+  EXPECT_EQ(bf16_run(true, bf16_feats).cls_preds[0].scalar_type(), at::kFloat);
+  t.head->train();
+  EXPECT_EQ(bf16_run(true, t.feats).cls_preds[0].scalar_type(), at::kBFloat16) << "inference only";
+  t.head->set_fp32_category(false);
 }
 
 // dcn_cfg / dcn_apply_to_all_conv and the mask feature head's conv_cfg, the

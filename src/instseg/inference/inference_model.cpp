@@ -2,6 +2,7 @@
 
 #include "instseg/core/check.h"
 #include "instseg/core/log.h"
+#include "instseg/solov2/solov2_head.h"
 
 namespace instseg {
 
@@ -17,6 +18,7 @@ void prepare_for_inference(DetectorImpl& model, const c10::Device& device, const
       }
       backbone->set_fp32_stem(graph.autocast_fp32_ends);
     }
+    if (auto* head = dynamic_cast<SOLOv2HeadImpl*>(m.get())) head->set_fp32_category(graph.autocast_fp32_category);
   }
   model.set_channels_last(graph.channels_last);
   model.set_fp32_features(graph.autocast_fp32_ends);

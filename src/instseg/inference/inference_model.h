@@ -31,7 +31,11 @@ struct InferenceGraphOptions {
   // (BackboneImpl::set_fp32_stem) and the neck's outputs in fp32
   // (DetectorImpl::set_fp32_features); mmdetection's autocast runs both in bf16/fp16.
   bool autocast_fp32_ends = true;
-  static InferenceGraphOptions exact() { return {false, false, false}; }
+  // Under autocast only: SOLOv2's category branch in fp32
+  // (SOLOv2HeadImpl::set_fp32_category); its scores decide which detections
+  // pass the score threshold. QueryInst is unaffected.
+  bool autocast_fp32_category = true;
+  static InferenceGraphOptions exact() { return {false, false, false, false}; }
 };
 
 struct InferenceModel {

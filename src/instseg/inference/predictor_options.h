@@ -20,9 +20,10 @@ struct PredictorOptions {
   bool exact = false;
   // The network's precision: "fp32", or autocast to "bf16" (CPU with native
   // bf16, e.g. AVX512-BF16/AMX; CUDA) or "fp16" (CUDA only). The stem, the
-  // neck's outputs and the post-processing stay fp32 (InferenceGraphOptions::
-  // autocast_fp32_ends, unless `exact`); docs/performance.md gives the speed
-  // and the deviation from fp32.
+  // neck's outputs, SOLOv2's category branch and the post-processing stay fp32
+  // (InferenceGraphOptions::autocast_fp32_ends / autocast_fp32_category,
+  // unless `exact`); docs/performance.md gives the speed and the deviation
+  // from fp32.
   std::string dtype = "fp32";
   // `--cfg-options`-style overrides ("model.test_cfg.score_thr=0.05"), applied
   // to a config file before it is read (Predictor only).

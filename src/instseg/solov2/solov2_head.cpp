@@ -1,10 +1,13 @@
 #include "instseg/solov2/solov2_head.h"
 
 #include "instseg/core/check.h"
+#include "instseg/layers/autocast_off.h"
 #include "instseg/layers/interpolate.h"
 #include "instseg/layers/weight_init.h"
 
 #include <ATen/ATen.h>
+
+#include <optional>
 
 namespace instseg {
 
@@ -78,8 +81,17 @@ SOLOv2HeadOutputs SOLOv2HeadImpl::forward(const std::vector<at::Tensor>& feats) 
     kernel_feat = kernel_feat.contiguous();
     for (auto& m : kernel_tower_) kernel_feat = m->forward(kernel_feat);
     out.kernel_preds.push_back(conv_kernel->forward(kernel_feat));
-    for (auto& m : cls_tower_) cate_feat = m->forward(cate_feat);
-    out.cls_preds.push_back(conv_cls->forward(cate_feat));
+    {
+      // set_fp32_category: the tower sees fp32 features (a no-op cast when the
+      // neck's outputs are fp32 already, DetectorImpl::set_fp32_features).
+      std::optional<AutocastOff> fp32;
+      if (fp32_category_ && !is_training()) {
+        fp32.emplace();
+        cate_feat = cate_feat.to(conv_cls->weight.scalar_type());
+      }
+      for (auto& m : cls_tower_) cate_feat = m->forward(cate_feat);
+      out.cls_preds.push_back(conv_cls->forward(cate_feat));
+    }
   }
   return out;
 }

@@ -37,6 +37,16 @@ class SOLOv2HeadImpl : public torch::nn::Module {
 
   const SOLOv2HeadOptions& options() const { return options_; }
 
+  // Inference under autocast: the category branch (cls_convs + conv_cls) runs
+  // in fp32 while the kernel and mask feature branches stay in bf16/fp16. The
+  // category probabilities are SOLOv2's detection scores before Matrix NMS;
+  // in bf16 they cross the score threshold often enough to cost ~2 % mean mask
+  // IoU against fp32 on COCO photos, and neither other branch matters
+  // (docs/performance.md, "bf16: the category branch in fp32"). No effect
+  // without autocast. Set by prepare_for_inference.
+  void set_fp32_category(bool on) { fp32_category_ = on; }
+  bool fp32_category() const { return fp32_category_; }
+
   torch::nn::ModuleList kernel_convs{nullptr};
   torch::nn::ModuleList cls_convs{nullptr};
   torch::nn::Conv2d conv_kernel{nullptr};
@@ -46,6 +56,7 @@ class SOLOv2HeadImpl : public torch::nn::Module {
  private:
   SOLOv2HeadOptions options_;
   std::vector<ConvModule> kernel_tower_, cls_tower_;
+  bool fp32_category_ = false;  // set_fp32_category
 };
 TORCH_MODULE(SOLOv2Head);
 
