@@ -7,7 +7,9 @@
 //     match with mask IoU >= 0.5 ("the same detections" when both counts
 //     equal that number);
 //   - mean mask IoU over the fp32 detections (an unmatched one counts 0);
-//   - the largest score difference of a matched pair;
+//   - the largest score difference of a matched pair, and the highest score
+//     of a detection without a partner on either side (how far above the
+//     threshold the detections that differ reach);
 //   - the mean IoU of the matched pairs alone, by the fp32 mask's area in
 //     COCO's size classes (small < 32^2 <= medium < 96^2 <= large pixels): how
 //     far bf16 moves a mask's boundary, apart from detections that cross the
@@ -54,6 +56,9 @@ struct Tally {
   int64_t pairs[3] = {0, 0, 0};
   double head_max_diff = 0.0;  // --head-scores
   int64_t head_above = 0, head_crossing = 0;
+  // The highest score of a detection without a partner (IoU >= 0.5) on the
+  // other side: how far above the threshold "not the same detections" reaches.
+  double max_unmatched_fp32 = 0.0, max_unmatched_bf16 = 0.0;
 };
 
 // The category probabilities of two captures, level by level.
@@ -97,8 +102,12 @@ void compare(const Prediction& a, const Prediction& b, Tally& t) {
       t.pair_iou[size_class(area)] += best;
       t.pairs[size_class(area)] += 1;
       t.max_score_diff = std::max(t.max_score_diff, std::abs(a.scores[i].item<double>() - b.scores[best_j].item<double>()));
+    } else {
+      t.max_unmatched_fp32 = std::max(t.max_unmatched_fp32, a.scores[i].item<double>());
     }
   }
+  for (int64_t j = 0; j < b.size(); ++j)
+    if (!used[j]) t.max_unmatched_bf16 = std::max(t.max_unmatched_bf16, b.scores[j].item<double>());
   t.matched += matched;
   if (matched == a.size() && matched == b.size()) t.same_images += 1;
 }
@@ -175,6 +184,8 @@ int main(int argc, char** argv) {
         std::printf(" %s%.4f (%lld)", c ? "/ " : "", t.pairs[c] ? t.pair_iou[c] / static_cast<double>(t.pairs[c]) : 0.0,
                     static_cast<long long>(t.pairs[c]));
       std::printf(" |\n");
+      std::printf("  highest score of a detection without a partner: fp32 %.4f, bf16 %.4f (threshold %.2f)\n",
+                  t.max_unmatched_fp32, t.max_unmatched_bf16, thr);
       if (head_scores)
         std::printf("  category probabilities before post-processing: %lld entries above 0.1 in either, %lld crossing 0.1, max diff %.4f\n",
                     static_cast<long long>(t.head_above), static_cast<long long>(t.head_crossing), t.head_max_diff);
