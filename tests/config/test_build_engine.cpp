@@ -250,5 +250,34 @@ TEST(BuildEngine, AutoScaleLr) {
   EXPECT_DOUBLE_EQ(e.optimizer.lr, 0.0025);
 }
 
+TEST(BuildEngine, CustomHooks) {
+  ConfigNode c = Y(kSolo);
+  EXPECT_EQ(engine_spec_from(c).precise_bn_num_samples, 0);  // no custom_hooks: no PreciseBNHook
+  // mmpretrain's PreciseBNHook with its defaults; other hooks are accepted with a notice.
+  c["custom_hooks"] = ConfigNode::parse(R"([{"type": "EMAHook", "momentum": 0.0002}, {"type": "PreciseBNHook", "priority": "ABOVE_NORMAL"}])");
+  EngineSpec e = engine_spec_from(c);
+  EXPECT_EQ(e.precise_bn_num_samples, 8192);
+  EXPECT_EQ(e.precise_bn_interval, 1);
+  c["custom_hooks"] = ConfigNode::parse(R"([{"type": "PreciseBNHook", "num_samples": 200, "interval": 5}])");
+  e = engine_spec_from(c);
+  EXPECT_EQ(e.precise_bn_num_samples, 200);
+  EXPECT_EQ(e.precise_bn_interval, 5);
+  c["custom_hooks"] = ConfigNode::parse(R"([])");
+  EXPECT_EQ(engine_spec_from(c).precise_bn_num_samples, 0);
+
+  c["custom_hooks"] = ConfigNode::parse(R"([{"type": "PreciseBNHook", "num_sample": 200}])");  // misspelt
+  EXPECT_NE(error_of([&] { engine_spec_from(c); }).find("custom_hooks.0.num_sample"), std::string::npos);
+  c["custom_hooks"] = ConfigNode::parse(R"([{"type": "EMAHook"}, {"type": "PreciseBNHook", "num_samples": 0}])");
+  EXPECT_NE(error_of([&] { engine_spec_from(c); }).find("custom_hooks.1.num_samples: must be >= 1"), std::string::npos);
+  c["custom_hooks"] = ConfigNode::parse(R"([{"type": "PreciseBNHook", "interval": 0}])");
+  EXPECT_NE(error_of([&] { engine_spec_from(c); }).find("custom_hooks.0.interval: must be >= 1"), std::string::npos);
+  c["custom_hooks"] = ConfigNode::parse(R"([{"type": "PreciseBNHook"}, {"type": "PreciseBNHook"}])");
+  EXPECT_NE(error_of([&] { engine_spec_from(c); }).find("PreciseBNHook given twice"), std::string::npos);
+  c["custom_hooks"] = ConfigNode::parse(R"({"type": "PreciseBNHook"})");
+  EXPECT_NE(error_of([&] { engine_spec_from(c); }).find("custom_hooks: expected a list"), std::string::npos);
+  c["custom_hooks"] = ConfigNode::parse(R"(["PreciseBNHook"])");
+  EXPECT_NE(error_of([&] { engine_spec_from(c); }).find("custom_hooks.0: expected a dict"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace instseg

@@ -6,6 +6,7 @@
 #include "instseg/config/build_training.h"
 #include "instseg/config/overrides.h"
 #include "instseg/core/check.h"
+#include "instseg/core/log.h"
 
 #include "common/test_util.h"
 
@@ -72,6 +73,34 @@ TEST(BuildTraining, TrainsIntoTheWorkDirAndResumes) {
   train_from_config(more, o);
   EXPECT_TRUE(fs::exists(wd + "/epoch_2.pth"));
   fs::remove_all(dir);  // checkpoints are large
+}
+
+// custom_hooks: mmpretrain's PreciseBNHook runs after the epoch, over the
+// training source (2 samples of batch 1: 2 batches), on the 20 BatchNorms of
+// the half-width ResNet-18.
+TEST(BuildTraining, PreciseBNHookFromCustomHooks) {
+  const std::string dir = test::temp_dir("build_training_pbn");
+  const std::string ann = two_image_subset(dir);
+  const std::string wd = dir + "/work";
+  TrainRunOptions o;
+  o.config_name = "configs/my_nuclei.yaml";
+  o.device = "cpu";
+  ConfigNode cfg = tiny_config(ann, wd);
+  cfg["custom_hooks"] = ConfigNode::parse(R"([{"type": "PreciseBNHook", "num_samples": 2, "interval": 1}])");
+  const LogLevel level = log_level();
+  set_log_level(LogLevel::info);  // the log file is under test
+  train_from_config(cfg, o);
+  set_log_level(level);
+  std::string log;
+  for (const auto& e : fs::recursive_directory_iterator(wd))
+    if (e.path().extension() == ".log") {
+      std::ifstream in(e.path());
+      log.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+  EXPECT_NE(log.find("PreciseBNHook: epoch 1: running statistics of 20 BatchNorm layers from 2 batches x 1 images"),
+            std::string::npos)
+      << log;
+  fs::remove_all(dir);
 }
 
 TEST(BuildTraining, BadWorkDirAndResumePathsAreClearErrors) {

@@ -30,11 +30,10 @@ TEST(TopLevel, IgnoredSectionsGetOneNotice) {
   auto none = check_top_level(ConfigNode::parse(R"({"model": {}, "optim_wrapper": {}})"));
   set_log_level(old);
   set_log_file("");
-  EXPECT_EQ(ignored, (std::vector<std::string>{"visualizer", "custom_hooks", "vis_backends"}));
+  EXPECT_EQ(ignored, (std::vector<std::string>{"visualizer", "vis_backends"}));
   EXPECT_TRUE(none.empty());
   std::string log = read_all(dir + "/log.txt");
-  EXPECT_NE(log.find("config: ignoring top-level sections instseg does not use: visualizer, "
-                     "custom_hooks, vis_backends\n"),
+  EXPECT_NE(log.find("config: ignoring top-level sections instseg does not use: visualizer, vis_backends\n"),
             std::string::npos)
       << log;
   // Exactly one line.
@@ -47,9 +46,9 @@ TEST(TopLevel, FixturePrettyTextNamesOnlyKnownOrIgnorableSections) {
   for (const char* k : {"model", "train_cfg", "val_cfg", "test_cfg", "optim_wrapper", "param_scheduler",
                         "train_dataloader", "val_dataloader", "test_dataloader", "val_evaluator", "test_evaluator",
                         "train_pipeline", "test_pipeline", "auto_scale_lr", "load_from", "resume", "num_stages",
-                        "num_proposals", "default_hooks"})
+                        "num_proposals", "default_hooks", "custom_hooks"})
     EXPECT_TRUE(is_used_top_level_key(k)) << k;
-  for (const char* k : {"log_processor", "visualizer", "vis_backends", "custom_hooks"})
+  for (const char* k : {"log_processor", "visualizer", "vis_backends"})
     EXPECT_FALSE(is_used_top_level_key(k)) << k;
   EXPECT_THROW(check_top_level(ConfigNode::array()), Error);
 }

@@ -282,6 +282,30 @@ std::vector<SchedulerSpec> param_scheduler_from(const ConfigNode& node, const st
   return out;
 }
 
+void custom_hooks_from(const ConfigNode& node, const std::string& path, EngineSpec* out) {
+  if (node.is_null()) return;
+  if (!node.is_array()) fail("config: ", path, ": expected a list of hook dicts, got ", config_detail::describe(node));
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string p = path + "." + std::to_string(i);
+    if (!node.at(i).is_object()) fail("config: ", p, ": expected a dict, got ", config_detail::describe(node.at(i)));
+    ConfigReader r(node.at(i), p);
+    const std::string type = r.type();
+    if (type == "PreciseBNHook") {
+      if (out->precise_bn_num_samples > 0) r.fail_key("type", "PreciseBNHook given twice");
+      out->precise_bn_num_samples = r.get<int64_t>("num_samples", 8192);  // mmpretrain's defaults
+      out->precise_bn_interval = r.get<int64_t>("interval", 1);
+      if (out->precise_bn_num_samples < 1) r.fail_key("num_samples", "must be >= 1, got ", out->precise_bn_num_samples);
+      if (out->precise_bn_interval < 1) r.fail_key("interval", "must be >= 1, got ", out->precise_bn_interval);
+      r.ignore({"priority"});  // it runs after each epoch, before the checkpoint and validation (mmpretrain's order)
+      r.finish();
+    } else {
+      // As before custom_hooks were read: accepted with a notice, so mmdet
+      // configs (EMAHook, NumClassCheckHook, ...) still train.
+      log_info("config: ", p, ": ", type, " has no instseg counterpart; ignored");
+    }
+  }
+}
+
 EngineSpec engine_spec_from(const ConfigNode& root) {
   if (!root.is_object()) fail("config: the top level must be a dict");
   EngineSpec e;
@@ -319,6 +343,7 @@ EngineSpec engine_spec_from(const ConfigNode& root) {
     auto_scale_lr_from(r, &e);
     r.finish();
   }
+  if (root.contains("custom_hooks")) custom_hooks_from(root.at("custom_hooks"), "custom_hooks", &e);
   // Validates the combination (LrSchedule's own checks) with a config-style message.
   try {
     LrSchedule check(e.schedulers, 1);

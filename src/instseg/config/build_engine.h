@@ -16,6 +16,8 @@
 //                        logger=dict(type='LoggerHook', interval=50), timer=..., ...)
 //   randomness = dict(seed=0, deterministic=False, diff_rank_seed=False)
 //   auto_scale_lr = dict(enable=False, base_batch_size=16)
+//   custom_hooks = [dict(type='PreciseBNHook', num_samples=8192, interval=1)]   # mmpretrain's hook;
+//                  # other types (EMAHook, ...) have no instseg counterpart: one notice each, ignored
 //
 //   ConfigNode cfg = load_config_with_overrides(path, cfg_options);
 //   EngineSpec e = engine_spec_from(cfg);
@@ -67,6 +69,9 @@ struct EngineSpec {
   // auto_scale_lr
   bool auto_scale_lr = false;
   int64_t base_batch_size = 16;
+  // custom_hooks: PreciseBNHook (engine/precise_bn.h); 0 samples: no such hook
+  int64_t precise_bn_num_samples = 0;
+  int64_t precise_bn_interval = 1;
 
   // Copies the loop / hook / clipping / amp settings into `o` (work_dir,
   // device, seed and resume are the caller's).
@@ -74,7 +79,7 @@ struct EngineSpec {
 };
 
 // Reads optim_wrapper, param_scheduler, train_cfg, default_hooks,
-// randomness and auto_scale_lr of `root`.
+// randomness, auto_scale_lr and custom_hooks of `root`.
 EngineSpec engine_spec_from(const ConfigNode& root);
 
 // The pieces (`r` is the section's dict), for tests and other builders.
@@ -84,6 +89,8 @@ void paramwise_cfg_from(ConfigReader& r, OptimizerOptions* out);
 SchedulerSpec scheduler_spec_from(ConfigReader& r);
 // A list of scheduler dicts or one dict (mmengine accepts both); `path` names it.
 std::vector<SchedulerSpec> param_scheduler_from(const ConfigNode& node, const std::string& path);
+// The custom_hooks list (`path` names it): PreciseBNHook into `out`, a notice for every other type.
+void custom_hooks_from(const ConfigNode& node, const std::string& path, EngineSpec* out);
 
 // mmengine's auto_scale_lr: when enabled, optimizer.lr *= total_batch /
 // base_batch_size (total_batch = world_size * batch_size per GPU); logs what

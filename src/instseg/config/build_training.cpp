@@ -10,6 +10,7 @@
 #include "instseg/core/device.h"
 #include "instseg/core/log.h"
 #include "instseg/engine/distributed.h"
+#include "instseg/engine/precise_bn.h"
 #include "instseg/engine/train_checkpoint.h"
 #include "instseg/engine/trainer.h"
 #include "instseg/engine/work_dir_lock.h"
@@ -198,6 +199,12 @@ void train_from_config(ConfigNode cfg, const TrainRunOptions& o) {
   BuiltOptimizer optimizer = build_optimizer(*model, engine.optimizer);
   Trainer trainer(model, std::move(optimizer), LrSchedule(engine.schedulers), to);
   trainer.set_train_data(&train_source);
+  if (engine.precise_bn_num_samples > 0) {
+    trainer.add_hook(std::make_shared<PreciseBnHook>(engine.precise_bn_num_samples, engine.precise_bn_interval,
+                                                     tlo.batch_size));
+    log_info("train: PreciseBNHook: BatchNorm statistics from ", engine.precise_bn_num_samples,
+             " training images after every ", engine.precise_bn_interval, " epoch(s)");
+  }
   if (want_val) trainer.set_val(val.source.get(), val.evaluator.get());
   trainer.train();
   log_info("train: done: epoch ", trainer.epoch(), ", iteration ", trainer.iter(), "; checkpoints in ", work_dir);

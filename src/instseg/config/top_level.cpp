@@ -19,13 +19,13 @@ const char* const kUsedTopLevelKeys[] = {
     "env_cfg",         "load_from",        "resume",         "launcher",        "log_level",
     "dataset_type",    "data_root",        "backend_args",   "train_pipeline",  "test_pipeline",
     "val_pipeline",    "max_epochs",       "max_iters",      "num_stages",      "num_proposals",
-    "default_hooks",
+    "default_hooks",   "custom_hooks",
 };
 
 // mmengine / mmdet sections instseg has no equivalent for: accepted with a
 // notice (they are in every mmdet config).
 const char* const kKnownIgnoredTopLevelKeys[] = {
-    "custom_hooks", "visualizer",  "vis_backends", "log_processor", "custom_imports", "model_wrapper_cfg",
+    "visualizer",  "vis_backends", "log_processor", "custom_imports", "model_wrapper_cfg",
     "tta_model",    "tta_pipeline", "file_client_args", "experiment_name", "custom_keys", "data_preprocessor",
     "img_scales",   "img_scale",    "lang_model_name", "metainfo", "classes", "data",
 };

@@ -134,6 +134,7 @@ class Trainer {
   DetectorImpl& model() { return *model_; }
   BuiltOptimizer& optimizer() { return optimizer_; }
   const TrainerOptions& options() const { return options_; }
+  BatchSource* train_data() const { return train_; }
   const Metrics& last_metrics() const { return last_metrics_; }
   std::vector<at::Tensor> trainable_parameters() const;
 
