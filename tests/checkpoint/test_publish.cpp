@@ -64,6 +64,35 @@ TEST(Publish, KeepsMetaAndStateDictWithTheSameTensors) {
   EXPECT_EQ(r2.dropped, (std::vector<std::string>{"meta", "optimizer"}));
 }
 
+// --fp16: floating weights rounded to float16, integer buffers untouched, the
+// other entries as without it; the file is smaller and loads back to the same
+// values up to fp16 rounding.
+TEST(Publish, HalfStoresFloatingWeightsAsFloat16) {
+  const std::string dir = test::temp_dir("publish_half");
+  const std::string in = dir + "/epoch_600.pth", full = dir + "/full.pth", half = dir + "/half.pth";
+  TensorDict sd;
+  sd.set("w", at::linspace(-3.0, 3.0, 4096, at::kFloat).reshape({64, 64}));
+  sd.set("bn.num_batches_tracked", at::scalar_tensor(7, at::kLong));
+  sd.set("already_half", at::full({3}, 0.25, at::kHalf));
+  save_checkpoint(in, PyValue::dict(), sd, {});
+  const PublishResult rf = publish_checkpoint(in, full);
+  EXPECT_EQ(rf.num_halved, 0);
+  PublishOptions o;
+  o.half = true;
+  const PublishResult r = publish_checkpoint(in, half, o);
+  EXPECT_EQ(r.num_weights, 3);
+  EXPECT_EQ(r.num_halved, 1);  // only the fp32 tensor
+  EXPECT_EQ(r.kept, (std::vector<std::string>{"meta", "state_dict"}));
+  EXPECT_LT(std::filesystem::file_size(half), std::filesystem::file_size(full) - 6000);
+  const TensorDict back = load_state_dict(half);
+  EXPECT_EQ(back.at("w").scalar_type(), at::kHalf);
+  EXPECT_TRUE(at::equal(back.at("w"), sd.at("w").to(at::kHalf)));
+  EXPECT_FALSE(at::equal(back.at("w").to(at::kFloat), sd.at("w")));  // rounded, not the fp32 values
+  EXPECT_EQ(back.at("bn.num_batches_tracked").scalar_type(), at::kLong);
+  EXPECT_EQ(back.at("bn.num_batches_tracked").item<int64_t>(), 7);
+  EXPECT_TRUE(at::equal(back.at("already_half"), sd.at("already_half")));
+}
+
 TEST(Publish, WhatCannotBePublishedIsAnErrorNamingTheFile) {
   const std::string dir = test::temp_dir("publish_bad");
   // A bare state dict (torchvision's format): nothing to strip.

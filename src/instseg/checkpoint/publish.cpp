@@ -2,7 +2,10 @@
 
 #include "instseg/checkpoint/pth_reader.h"
 #include "instseg/checkpoint/pth_writer.h"
+#include "instseg/checkpoint/tensor_value.h"
 #include "instseg/core/check.h"
+
+#include <ATen/ATen.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -30,7 +33,22 @@ PublishResult publish_checkpoint(const std::string& in, const std::string& out, 
     const std::string& name = key.as_str();
     const bool keep = std::find(options.save_keys.begin(), options.save_keys.end(), name) != options.save_keys.end();
     (keep ? result.kept : result.dropped).push_back(name);
-    if (keep) root.dict_set(key, value);
+    if (!keep) continue;
+    if (name != "state_dict" || !options.half) {
+      root.dict_set(key, value);
+      continue;
+    }
+    PyValue halved = PyValue::dict();
+    for (const auto& kv : weights->dict_items()) {
+      if (kv.second.is_tensor() && as_tensor(kv.second).is_floating_point() &&
+          as_tensor(kv.second).scalar_type() != at::kHalf) {
+        halved.dict_set(kv.first, tensor_value(as_tensor(kv.second).to(at::kHalf).contiguous()));
+        ++result.num_halved;
+      } else {
+        halved.dict_set(kv.first, kv.second);
+      }
+    }
+    root.dict_set(key, halved);
   }
   for (const auto& kv : weights->dict_items())
     if (kv.second.is_tensor()) ++result.num_weights;
