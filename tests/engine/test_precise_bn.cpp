@@ -115,6 +115,33 @@ TEST(PreciseBn, RunningStatisticsAreTheAverageOverBatches) {
   EXPECT_TRUE(at::equal(at::rand({4}), rng_before));  // the dropout's draws were undone
 }
 
+// A source whose second batch fails (an unreadable image, say).
+class FailingSource : public ToySource {
+ public:
+  FailingSource() : ToySource(12, 4) {}
+  optional<Batch> next() override {
+    if (++calls_ == 2) fail("batch 2 cannot be read");
+    return ToySource::next();
+  }
+
+ private:
+  int calls_ = 0;
+};
+
+TEST(PreciseBn, AFailingBatchLeavesTheStatisticsAsTheyWere) {
+  BnDetector model;
+  model->bn->running_mean.fill_(0.5);
+  model->bn->running_var.fill_(2.0);
+  FailingSource src;
+  PreciseBnOptions o;
+  o.num_batches = 3;
+  EXPECT_THROW(update_bn_statistics(*model, src, o), Error);  // after one batch went through
+  EXPECT_TRUE(at::equal(model->bn->running_mean, at::full({8}, 0.5)));
+  EXPECT_TRUE(at::equal(model->bn->running_var, at::full({8}, 2.0)));
+  EXPECT_EQ(model->bn->num_batches_tracked.item<int64_t>(), 0);
+  EXPECT_DOUBLE_EQ(*model->bn->options.momentum(), 0.1);
+}
+
 TEST(PreciseBn, ChecksItsArguments) {
   BnDetector model;
   ToySource src(12, 4);

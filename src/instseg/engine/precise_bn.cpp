@@ -22,7 +22,7 @@ struct BnSlot {
   at::Tensor running_mean, running_var, num_batches_tracked;
   c10::optional<double>* momentum = nullptr;  // BatchNormOptions::momentum
   c10::optional<double> saved_momentum;
-  at::Tensor saved_tracked;
+  at::Tensor saved_tracked, saved_mean, saved_var;
   at::Tensor mean_avg, var_avg;
 };
 
@@ -65,6 +65,8 @@ PreciseBnReport update_bn_statistics(DetectorImpl& model, BatchSource& source, c
     s.saved_momentum = *s.momentum;
     *s.momentum = 1.0;
     s.saved_tracked = s.num_batches_tracked.defined() ? s.num_batches_tracked.clone() : at::Tensor();
+    s.saved_mean = s.running_mean.clone();
+    s.saved_var = s.running_var.clone();
     s.mean_avg = at::zeros_like(s.running_mean);
     s.var_avg = at::zeros_like(s.running_var);
   }
@@ -101,8 +103,19 @@ PreciseBnReport update_bn_statistics(DetectorImpl& model, BatchSource& source, c
       }
     }
   } catch (...) {
-    // Leave the model usable (its old statistics) when a batch fails.
-    for (BnSlot& s : slots) *s.momentum = s.saved_momentum;
+    // Leave the model as it was (its old statistics) when a batch fails.
+    torch::NoGradGuard no_grad;
+    for (BnSlot& s : slots) {
+      s.running_mean.copy_(s.saved_mean);
+      s.running_var.copy_(s.saved_var);
+      if (s.saved_tracked.defined()) s.num_batches_tracked.copy_(s.saved_tracked);
+      *s.momentum = s.saved_momentum;
+    }
+    {
+      auto gen = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_state(rng_state);
+    }
     if (!was_training) model.eval();
     throw;
   }
