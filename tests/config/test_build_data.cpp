@@ -336,6 +336,15 @@ TEST(BuildData, EvaluatorDefaultsAndCollate) {
   EXPECT_EQ(e.metrics[0], eval::IouType::bbox);  // CocoMetric's default
   EXPECT_TRUE(e.classwise);
   EXPECT_TRUE(e.ann_file.empty());
+  EXPECT_EQ(e.proposal_nums, (std::vector<int64_t>{100, 300, 1000}));  // mmdet's CocoMetric default
+  e = evaluator_spec_from(Y("e: {type: CocoMetric, proposal_nums: [10, 100, 200]}"), "e");
+  EXPECT_EQ(e.proposal_nums, (std::vector<int64_t>{10, 100, 200}));
+  EXPECT_NE(error_of([&] { evaluator_spec_from(Y("e: {type: CocoMetric, proposal_nums: [100, 300]}"), "e"); })
+                .find("e.proposal_nums: needs at least 3 values"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { evaluator_spec_from(Y("e: {type: CocoMetric, proposal_nums: [0, 100, 300]}"), "e"); })
+                .find("e.proposal_nums: values must be >= 1"),
+            std::string::npos);
 
   PreprocessOptions p;
   p.mean = {1, 2, 3};

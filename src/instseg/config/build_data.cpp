@@ -409,7 +409,15 @@ EvaluatorSpec evaluator_spec_from(ConfigReader& r) {
   r.require_null("file_client_args", "only local files are read");
   r.require_null("iou_thrs", "COCO's 0.50:0.95 thresholds are fixed");
   r.require_null("metric_items", "every summary item is printed");
-  r.ignore({"proposal_nums", "collect_device", "prefix", "sort_categories", "use_mp_eval"});
+  // mmdet: coco_eval.params.maxDets = list(proposal_nums); summarize() then
+  // reads maxDets[0..2], so three are needed, and mAP is the one at 100.
+  e.proposal_nums = r.get<std::vector<int64_t>>("proposal_nums", e.proposal_nums);
+  if (e.proposal_nums.size() < 3)
+    r.fail_key("proposal_nums", "needs at least 3 values (pycocotools' summarize reads maxDets[2]), got ",
+               e.proposal_nums.size());
+  for (int64_t n : e.proposal_nums)
+    if (n < 1) r.fail_key("proposal_nums", "values must be >= 1, got ", n);
+  r.ignore({"collect_device", "prefix", "sort_categories", "use_mp_eval"});
   return e;
 }
 

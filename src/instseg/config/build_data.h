@@ -77,6 +77,7 @@ struct EvaluatorSpec {
   bool format_only = false;
   bool classwise = false;
   std::string outfile_prefix;              // "" when absent
+  std::vector<int64_t> proposal_nums = {100, 300, 1000};  // COCOeval's maxDets (mmdet's default)
 };
 
 // The pipeline list at `path` (e.g. "test_dataloader.dataset.pipeline").

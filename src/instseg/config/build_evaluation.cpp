@@ -26,6 +26,7 @@ EvaluationSet build_evaluation_set(const DataloaderSpec& dl, const EvaluatorSpec
   mo.ann_file = ev.ann_file.empty() ? dopt.ann_file : ev.ann_file;
   mo.metrics = ev.metrics;
   mo.classwise = ev.classwise;
+  mo.proposal_nums = ev.proposal_nums;
   mo.outfile_prefix = ev.outfile_prefix;
   mo.format_only = ev.format_only;
   mo.threads = o.threads;
