@@ -76,6 +76,25 @@ PreciseBnReport update_bn_statistics(DetectorImpl& model, BatchSource& source, c
     std::lock_guard<std::mutex> lock(gen.mutex());
     rng_state = gen.get_state();
   }
+  // Both exits: the averaged (or, on failure, the saved) statistics; count,
+  // momentum, RNG and train/eval mode as they were.
+  auto finish = [&](bool averaged) {
+    {
+      torch::NoGradGuard no_grad;
+      for (BnSlot& s : slots) {
+        s.running_mean.copy_(averaged ? s.mean_avg : s.saved_mean);
+        s.running_var.copy_(averaged ? s.var_avg : s.saved_var);
+        if (s.saved_tracked.defined()) s.num_batches_tracked.copy_(s.saved_tracked);
+        *s.momentum = s.saved_momentum;
+      }
+    }
+    {
+      auto gen = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_state(rng_state);
+    }
+    if (!was_training) model.eval();
+  };
   try {
     torch::NoGradGuard no_grad;
     int64_t epoch = options.first_epoch;
@@ -104,43 +123,20 @@ PreciseBnReport update_bn_statistics(DetectorImpl& model, BatchSource& source, c
     }
   } catch (...) {
     // Leave the model as it was (its old statistics) when a batch fails.
-    torch::NoGradGuard no_grad;
-    for (BnSlot& s : slots) {
-      s.running_mean.copy_(s.saved_mean);
-      s.running_var.copy_(s.saved_var);
-      if (s.saved_tracked.defined()) s.num_batches_tracked.copy_(s.saved_tracked);
-      *s.momentum = s.saved_momentum;
-    }
-    {
-      auto gen = at::detail::getDefaultCPUGenerator();
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      gen.set_state(rng_state);
-    }
-    if (!was_training) model.eval();
+    finish(/*averaged=*/false);
     throw;
   }
-  {
+  if (dist::world_size() > 1) {
     torch::NoGradGuard no_grad;
     const double world = static_cast<double>(dist::world_size());
     for (BnSlot& s : slots) {
-      if (world > 1) {
-        dist::all_reduce_sum(s.mean_avg);
-        dist::all_reduce_sum(s.var_avg);
-        s.mean_avg.div_(world);
-        s.var_avg.div_(world);
-      }
-      s.running_mean.copy_(s.mean_avg);
-      s.running_var.copy_(s.var_avg);
-      if (s.saved_tracked.defined()) s.num_batches_tracked.copy_(s.saved_tracked);
-      *s.momentum = s.saved_momentum;
+      dist::all_reduce_sum(s.mean_avg);
+      dist::all_reduce_sum(s.var_avg);
+      s.mean_avg.div_(world);
+      s.var_avg.div_(world);
     }
   }
-  {
-    auto gen = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    gen.set_state(rng_state);
-  }
-  if (!was_training) model.eval();
+  finish(/*averaged=*/true);
   return report;
 }
 
