@@ -20,6 +20,7 @@ const std::vector<CommandInfo>& command_list() {
       {"predict", "Run a checkpoint on images: overlay PNGs and a COCO results JSON", true},
       {"bench", "Time the inference path stage by stage (decode, preprocess, network, post-processing)", true},
       {"publish", "Strip a training checkpoint to meta and state_dict for shipping (mmdet's publish_model.py)", true},
+      {"widen", "Carry a trained SOLOv2 checkpoint into a wider model of a config (Net2WiderNet), for load_from", true},
   };
   return list;
 }

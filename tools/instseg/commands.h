@@ -82,6 +82,10 @@ void add_bench_command(CLI::App& app);
 // state (mmdet's publish_model.py), for shipping.
 void add_publish_command(CLI::App& app);
 
+// `instseg widen IN CONFIG OUT [--noise R] [--seed N]`: a trained SOLOv2 checkpoint in a
+// wider model of CONFIG that computes the same function (models/widen.h).
+void add_widen_command(CLI::App& app);
+
 // `instseg train CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--device D] [--cfg-options ...]`:
 // mmdet's tools/train.py (distributed when WORLD_SIZE > 1).
 void add_train_command(CLI::App& app);

@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
     else if (name == "predict") cli::add_predict_command(app);
     else if (name == "bench") cli::add_bench_command(app);
     else if (name == "publish") cli::add_publish_command(app);
+    else if (name == "widen") cli::add_widen_command(app);
     else fail("instseg-torch: command '", name, "' of command_list() is not registered in torch_main.cpp");
   }
 
