@@ -119,7 +119,7 @@ TensorDict widen_solov2_state_dict(const TensorDict& source, const TensorDict& t
       std::vector<int64_t> copies;  // every copy after an old channel's first
       for (int64_t j = 1; j < n; ++j)
         if (omap[j] == omap[j - 1]) copies.push_back(j);
-      if (options.noise > 0.0 && !copies.empty()) {
+      if (options.noise > 0.0 && !copies.empty() && src.numel() > 1) {  // (one weight: no std to scale by)
         // One draw per tensor, in key order, from one generator seeded once:
         // the file is a function of (source, target shapes, noise, seed).
         std::vector<int64_t> size = w.sizes().vec();
