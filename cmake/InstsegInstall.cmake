@@ -6,7 +6,7 @@
 #
 # Layout: P/include/instseg/<area>/*.h (+ instseg.h), P/lib/libinstseg_*.a
 # (.so with INSTSEG_BUILD_SHARED), P/bin/instseg (+ P/bin/instseg-torch, which it execs), P/share/instseg/configs/,
-# P/lib/cmake/instseg/{instsegConfig,instsegConfigVersion,instsegTargets}.cmake.
+# P/share/instseg/models/ (the shipped weights), P/lib/cmake/instseg/{instsegConfig,instsegConfigVersion,instsegTargets}.cmake.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -37,6 +37,8 @@ if(TARGET instseg)
   install(TARGETS instseg instseg_torch RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/configs/ DESTINATION ${CMAKE_INSTALL_DATADIR}/instseg/configs)
+# The shipped weights (models/README.md) beside the configs that name them.
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/models/ DESTINATION ${CMAKE_INSTALL_DATADIR}/instseg/models)
 
 install(EXPORT instsegTargets NAMESPACE instseg:: DESTINATION ${INSTSEG_CMAKE_DIR})
 set(INSTSEG_CONFIGS_INSTALL_DIR ${CMAKE_INSTALL_DATADIR}/instseg/configs)

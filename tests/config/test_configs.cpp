@@ -58,6 +58,7 @@ const std::map<std::string, int64_t> kExpectedParams = {
     {"configs/solov2/solov2-light_r18_fpn_nuclei-reference-768.yaml", 3268769},  // stage 2: the same network
     {"configs/solov2/solov2-light_r18_fpn_nuclei-reference-wide.yaml", 6195817},  // stage 3: widened (instseg widen)
     {"configs/solov2/solov2-light_r18_fpn_nuclei-reference-mask128.yaml", 3469665},  // stage 3b: mask branch widened
+    {"configs/solov2/solov2-light_r18_fpn_nuclei-reference-mask128-300e.yaml", 3469665},  // stage 3c: shipped (models/)
     // DCN / ResNeXt: the counts of the key lists derived from mmdetection's
     // module structure (tests/data/solov2/make_statedict_keys.py, which
     // reproduces mmdet's own R-50 list); checked key by key below.
